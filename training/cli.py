@@ -1,0 +1,148 @@
+"""Training-side commands: ``data info``, ``train``, ``evaluate``, ``crossval``.
+
+Joined to the ``edgerec`` group through the ``edgerec.commands`` entry points; this module
+imports nothing heavy at import time (TensorFlow loads inside the commands that train).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from training.datasets import SOURCES, data_root
+
+SOURCE_NAMES = [s.name for s in SOURCES]
+
+
+def _fail(exc: Exception) -> None:
+    raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc))
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's start-up and retracing chatter (errors still show)."""
+    import logging
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+@click.group()
+def data() -> None:
+    """Inspect the datasets edgerec trains on."""
+
+
+@data.command("info")
+@click.argument("data_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--rate", default=10.0, show_default=True, help="Frame rate (Hz) the frame counts are given at.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def data_info(data_dir: Optional[Path], rate: float, as_json: bool) -> None:
+    """Clips, minutes and frames per source and label in DATA_DIR (default: $EDGEREC_DATA or ../shared/data)."""
+    from training.stats import data_table, render_data_table
+
+    root = data_dir or data_root()
+    try:
+        rows = data_table(root, rate)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+    else:
+        render_data_table(rows, root, rate)
+
+
+def _arch_choice() -> click.Choice:
+    from training.train import ALL_ARCHS
+
+    return click.Choice(ALL_ARCHS)
+
+
+@click.command()
+@click.option("--arch", type=_arch_choice(), default="edge", show_default=True, help="Model to train.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data folder (default: $EDGEREC_DATA or ../shared/data).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Model file to write (.keras; .json for the baseline). A NAME.card.json goes beside it.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--epochs", default=None, type=int, help="Maximum epochs (edge: early stopping; paper: exactly this).")
+@click.option("--per-class", default=None, type=int, help="Augmented training windows per class.")
+@click.option("--test-fold", default="0", show_default=True,
+              help="Grouped fold held out for the card's metrics, or 'none' to train on everything.")
+@click.option("--folds", default=5, show_default=True)
+@click.option("--source", "sources", multiple=True, type=click.Choice(SOURCE_NAMES),
+              help="Restrict to these sources (repeatable).")
+def train(arch: str, data_dir: Optional[Path], out: Path, seed: int, epochs: Optional[int],
+          per_class: Optional[int], test_fold: str, folds: int, sources: tuple[str, ...]) -> None:
+    """Train a model and write it with its JSON card."""
+    quiet_tensorflow()
+    from training.train import DEFAULT_SOURCES, TrainConfig, train as run_train
+
+    cfg = TrainConfig(arch=arch, seed=seed, folds=folds,
+                      test_fold=None if test_fold.lower() == "none" else int(test_fold))
+    if epochs is not None:
+        cfg = replace(cfg, epochs=epochs, paper_epochs=epochs)
+    if per_class is not None:
+        cfg = replace(cfg, per_class=per_class, val_per_class=max(20, per_class // 4))
+    try:
+        card = run_train(data_dir or data_root(), out, cfg, sources or DEFAULT_SOURCES)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    click.echo(f"wrote {out} and {out.with_name(out.stem + '.card.json').name} ({card['train_seconds']} s)")
+    held = card.get("metrics", {}).get("held_out")
+    if held:
+        from training.stats import render_evaluation
+
+        render_evaluation(held)
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
+@click.option("--source", "sources", multiple=True, type=click.Choice(SOURCE_NAMES))
+def evaluate(model: Path, data_dir: Path, as_json: bool, sources: tuple[str, ...]) -> None:
+    """Score MODEL on every clip found under DATA_DIR (any folder laid out like ../shared/data)."""
+    quiet_tensorflow()
+    from training.evaluate import evaluate as run_eval, to_json
+
+    try:
+        result = run_eval(model, data_dir, sources or None)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(to_json(result))
+    else:
+        from training.stats import render_evaluation
+
+        render_evaluation(result)
+
+
+@click.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/crossval"),
+              show_default=True, help="Folder for report.md, report.json and plots.")
+@click.option("--archs", default="baseline,edge,paper,paper-lstm-bigru,paper-lstm-gru", show_default=True)
+@click.option("--folds", default=5, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--quick", is_flag=True, help="Small settings for a smoke run (not for reporting).")
+def crossval(data_dir: Optional[Path], out_dir: Path, archs: str, folds: int, seed: int, quick: bool) -> None:
+    """Grouped cross-validation of every model, the timing test and the band-limit experiment."""
+    quiet_tensorflow()
+    from training.crossval import run_crossval
+
+    try:
+        path = run_crossval(data_dir or data_root(), out_dir, tuple(a for a in archs.split(",") if a), folds, seed,
+                            quick=quick)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(train())

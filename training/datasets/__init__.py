@@ -1,0 +1,127 @@
+"""Dataset discovery: every source in a folder laid out like ``../shared/data``.
+
+One table, :data:`SOURCES`, says how to find and load each source; :func:`discover` walks
+any folder (the whole data root, one source's folder, or a copy with other clips) and
+:func:`load` turns each hit into a :class:`edge.schema.PoseSequence`. The location defaults
+to ``$EDGEREC_DATA`` or ``../shared/data`` next to the project.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from edge.posefile import LANDMARK_SUFFIX, load_landmark_file
+from edge.schema import PoseSequence
+
+from . import aistpp, music2dance
+
+ENV_VAR = "EDGEREC_DATA"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def data_root(explicit: Optional[str | Path] = None) -> Path:
+    """The data folder: ``explicit``, else ``$EDGEREC_DATA``, else ``../shared/data``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    return PROJECT_ROOT.parent / "shared" / "data"
+
+
+def _cmu_label(path: Path) -> str:
+    """CMU takes carry no style in their names: the folder says it (``cmu_salsa`` -> salsa)."""
+    name = path.parent.name
+    return name[4:] if name.lower().startswith("cmu_") else name
+
+
+def _load_cmu(path: Path) -> PoseSequence:
+    from .cmu import load_cmu_bvh
+
+    return load_cmu_bvh(path, label=_cmu_label(path))
+
+
+def _find_m2d(root: Path) -> list[Path]:
+    hits = {p.parent for n in music2dance.SKELETON_NAMES for p in root.rglob(n)}
+    return sorted(hits)
+
+
+def _find_bvh(root: Path) -> list[Path]:
+    return sorted(set(root.rglob("*.bvh")) | set(root.rglob("*.bvh.gz")))
+
+
+def _find_aistpp(root: Path) -> list[Path]:
+    return sorted(
+        p for p in root.rglob("*.npy")
+        if not p.name.endswith(LANDMARK_SUFFIX)
+        and not p.name.endswith("_world.npy")
+        and aistpp.find_scaler(p) is not None
+    )
+
+
+def _find_landmarks(root: Path) -> list[Path]:
+    return sorted(root.rglob("*" + LANDMARK_SUFFIX))
+
+
+@dataclass(frozen=True)
+class Source:
+    """How to find one kind of clip in a folder and load it."""
+
+    name: str
+    description: str
+    find: Callable[[Path], list[Path]]
+    load: Callable[[Path], PoseSequence]
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("music2dance", "3D mocap + song (DANCE_<style>_<n>/skeletons.json.gz)", _find_m2d, music2dance.load_clip),
+    Source("cmu", "3D mocap BVH (label = folder name without 'cmu_')", _find_bvh, _load_cmu),
+    Source("aistpp", "2D COCO-17 keypoints (label = folder name)", _find_aistpp, aistpp.load_clip),
+    Source("mediapipe", "MediaPipe 33-landmark files (label = file stem)", _find_landmarks, load_landmark_file),
+)
+SOURCE_BY_NAME = {s.name: s for s in SOURCES}
+
+
+@dataclass(frozen=True)
+class ClipRef:
+    """A clip found on disk, not yet loaded."""
+
+    source: str
+    path: Path
+
+
+def discover(root: str | Path, sources: Optional[tuple[str, ...]] = None) -> list[ClipRef]:
+    """Every clip of every (or the named) source under ``root``, in a stable order."""
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(
+            f"{root}: data folder not found; pass --data or set {ENV_VAR} to the data folder"
+        )
+    refs: list[ClipRef] = []
+    for src in SOURCES:
+        if sources is not None and src.name not in sources:
+            continue
+        refs.extend(ClipRef(src.name, p) for p in src.find(root))
+    return refs
+
+
+def load(ref: ClipRef) -> PoseSequence:
+    """Load one discovered clip; malformed files raise ``ValueError`` naming the file."""
+    return SOURCE_BY_NAME[ref.source].load(ref.path)
+
+
+def load_all(
+    root: str | Path, sources: Optional[tuple[str, ...]] = None, progress: bool = False
+) -> list[PoseSequence]:
+    """Load every clip under ``root`` (with a progress bar when asked)."""
+    refs = discover(root, sources)
+    it: Iterator[ClipRef] | list[ClipRef] = refs
+    if progress:
+        from edge._optional import require
+
+        tqdm = require("tqdm", "train").tqdm
+        it = tqdm(refs, desc="loading clips", unit="clip", leave=False)
+    return [load(r) for r in it]

@@ -1,0 +1,77 @@
+"""AIST++ street-dance 2D keypoints (COCO-17), as redistributed with standardised values.
+
+Files are (T, 34) arrays of 17 (x, y) keypoints, standardised; pixels in the 1920x1080
+camera frame are ``value * scale + mean`` with ``kps_scaler.json`` found in the file's
+folder or any parent. 30 fps. The genre is the folder name. Each genre in the shared subset
+comes from a single dancer, so genre and dancer are confounded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+
+FPS = 30.0
+IMAGE_SIZE = (1920, 1080)
+SCALER_NAME = "kps_scaler.json"
+COCO_TO_MEDIAPIPE = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+
+
+def find_scaler(path: Path) -> Optional[Path]:
+    """The ``kps_scaler.json`` in the file's folder or the nearest parent, if any."""
+    for parent in path.parents:
+        candidate = parent / SCALER_NAME
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def load_clip(path: str | Path, label: Optional[str] = None) -> PoseSequence:
+    """Load one AIST++ ``.npy`` keypoint file as an image-frame :class:`PoseSequence`."""
+    path = Path(path)
+    scaler_path = find_scaler(path)
+    if scaler_path is None:
+        raise ValueError(f"{path}: no {SCALER_NAME} in its folder or above; it is needed to undo the scaling")
+    try:
+        scaler = json.loads(scaler_path.read_text())
+        mean = np.asarray(scaler["mean"], dtype=np.float64)
+        scale = np.asarray(scaler["scale"], dtype=np.float64)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"{scaler_path}: needs 'mean' and 'scale' of two values ({exc})") from exc
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"{path}: not a readable .npy file ({exc})") from exc
+    if arr.ndim != 2 or arr.shape[1] != 34 or len(arr) < 2:
+        raise ValueError(f"{path}: expected COCO-17 keypoints of shape (T, 34), got {arr.shape}")
+    xy = arr.reshape(len(arr), 17, 2) * scale + mean
+    finite = np.isfinite(xy).all(axis=2)
+    points = np.zeros((len(arr), NUM_LANDMARKS, 3), dtype=np.float32)
+    mask = np.zeros((len(arr), NUM_LANDMARKS), dtype=bool)
+    for k, name in enumerate(COCO_TO_MEDIAPIPE):
+        points[:, LANDMARK[name], :2] = np.nan_to_num(xy[:, k])
+        mask[:, LANDMARK[name]] = finite[:, k]
+    return PoseSequence(
+        points=points,
+        mask=mask,
+        times=uniform_times(len(arr), FPS),
+        fps=FPS,
+        frame="image",
+        label=label if label is not None else path.parent.name,
+        group=f"aistpp:{path.stem}",
+        source="aistpp",
+        clip_id=f"aistpp:{path.stem}",
+        path=str(path),
+        image_size=IMAGE_SIZE,
+        meta={"dancer": next((p for p in path.stem.split("_") if p.startswith("d")), "")},
+    )

@@ -1,0 +1,325 @@
+"""Training: from a data folder to a model file and its card.
+
+Three kinds of model share one entry point (:func:`train`), chosen by ``arch``:
+
+* ``edge`` (and any window model): augmented windows of the per-frame representation,
+  Adam, early stopping on a validation set of differently-augmented windows, then
+  calibration (temperature + embedding distance) for the "unsure" answer.
+* ``paper``, ``paper-lstm-bigru``, ``paper-lstm-gru``: the paper's 130-value clip vectors,
+  RMSprop, 200 epochs, exactly as described.
+* ``baseline``: logistic regression on window statistics (:mod:`training.baseline`).
+
+Evaluation data is never seen in training: a grouped fold (``test_fold``) is held out by
+default and its metrics are written into the card.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+import edge
+from edge.calibration import Calibration, fit_calibration
+from edge.features import FeatureSpec
+from edge.schema import PoseSequence
+from training import datasets
+from training.augment import EVAL_CAMERA, AugmentConfig
+from training.windows import (
+    Folds, WindowSet, evaluation_windows, group_counts, link_shared_groups, make_folds, split_labels,
+    training_windows,
+)
+
+PAPER_ARCHS = ("paper", "paper-lstm-bigru", "paper-lstm-gru")
+WINDOW_ARCHS = ("edge",)
+ALL_ARCHS = WINDOW_ARCHS + PAPER_ARCHS + ("baseline",)
+DEFAULT_SOURCES = ("music2dance", "cmu", "aistpp", "mediapipe")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run (recorded in the card)."""
+
+    arch: str = "edge"
+    seed: int = 0
+    epochs: int = 60
+    batch_size: int = 64
+    per_class: int = 800
+    val_per_class: int = 200
+    patience: int = 8
+    learning_rate: float = 1e-3
+    width: int = 64
+    dropout: float = 0.3
+    hop_seconds: float = 1.0
+    folds: int = 5
+    test_fold: Optional[int] = 0
+    min_groups: int = 2
+    paper_epochs: int = 200
+    paper_batch_size: int = 8
+    spec: FeatureSpec = field(default_factory=FeatureSpec)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["spec"] = self.spec.to_dict()
+        d.pop("augment")
+        d["augment"] = {k: v for k, v in asdict(self.augment).items()}
+        return d
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The loaded clips of a data folder, split into classes and out-of-set examples."""
+
+    root: Path
+    labels: tuple[str, ...]
+    inset: tuple[PoseSequence, ...]
+    outset: tuple[PoseSequence, ...]
+
+
+def load_dataset(root: str | Path, sources: Sequence[str] = DEFAULT_SOURCES, min_groups: int = 2,
+                 progress: bool = False) -> Dataset:
+    """Load, merge leaking groups, and split labels into classes and out-of-set examples."""
+    root = Path(root)
+    seqs = datasets.load_all(root, tuple(sources), progress=progress)
+    if not seqs:
+        raise ValueError(f"{root}: no clips found; point --data at a folder laid out like ../shared/data")
+    seqs = link_shared_groups(seqs)
+    labels, inset, outset = split_labels(seqs, min_groups)
+    if len(labels) < 2:
+        raise ValueError(
+            f"{root}: need at least 2 labels with {min_groups}+ independent clips, found {group_counts(seqs)}"
+        )
+    return Dataset(root, tuple(labels), tuple(inset), tuple(outset))
+
+
+# ------------------------------------------------------------------ keras helpers
+
+
+def _keras():
+    from edge._optional import require
+
+    return require("keras", "train")
+
+
+def two_head(model: Any) -> Any:
+    """A view of ``model`` returning (embedding, probs) for every input."""
+    keras = _keras()
+    from training.models import EMBEDDING_LAYER
+
+    return keras.Model(model.inputs, [model.get_layer(EMBEDDING_LAYER).output, model.output])
+
+
+def predict(model: Any, x: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(probs, embedding) for a batch of inputs."""
+    if len(x) == 0:
+        return np.zeros((0, model.output.shape[-1])), np.zeros((0, 1))
+    emb, probs = two_head(model).predict(x, batch_size=batch_size, verbose=0)
+    return np.asarray(probs, np.float64), np.asarray(emb, np.float64)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A trained model with what is needed to use and describe it."""
+
+    model: Any
+    labels: tuple[str, ...]
+    config: TrainConfig
+    model_config: dict
+    calibration: Optional[Calibration]
+    history: dict
+    norm_mean: Optional[np.ndarray] = None
+    norm_std: Optional[np.ndarray] = None
+
+
+def _progress_callback(total: int, desc: str):
+    keras = _keras()
+    from edge._optional import require
+
+    tqdm = require("tqdm", "train").tqdm
+
+    class Bar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=total, desc=desc, unit="epoch", leave=False)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy")})
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return Bar()
+
+
+def fit_window_model(train_seqs: Sequence[PoseSequence], labels: Sequence[str], cfg: TrainConfig,
+                     progress: bool = False) -> Fitted:
+    """Train a window classifier (``edge``) on augmented windows of ``train_seqs``."""
+    from training.models import ModelConfig, build_model
+
+    keras = _keras()
+    spec = cfg.spec
+    tr = training_windows(train_seqs, labels, spec, cfg.per_class, cfg.seed, cfg.augment, progress=progress)
+    va = training_windows(train_seqs, labels, spec, cfg.val_per_class, cfg.seed + 7919, cfg.augment,
+                          progress=progress)
+    flat = tr.x.reshape(-1, tr.x.shape[-1])
+    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    std = np.where(std < 1e-6, 1.0, std)
+    mcfg = ModelConfig(arch=cfg.arch, num_classes=len(labels), input_shape=(spec.window_frames, spec.num_channels),
+                       dropout=cfg.dropout, learning_rate=cfg.learning_rate, seed=cfg.seed, optimizer="adam",
+                       width=cfg.width, norm_mean=tuple(mean.tolist()), norm_std=tuple(std.tolist()))
+    model = build_model(mcfg)
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)]
+    if progress:
+        callbacks.append(_progress_callback(cfg.epochs, f"training {cfg.arch}"))
+    hist = model.fit(tr.x, tr.y, validation_data=(va.x, va.y), epochs=cfg.epochs, batch_size=cfg.batch_size,
+                     shuffle=True, verbose=0, callbacks=callbacks)
+    tr_probs, tr_emb = predict(model, tr.x)
+    va_probs, va_emb = predict(model, va.x)
+    calibration = fit_calibration(va_probs, va_emb, va.y, len(labels), tr_emb, tr.y)
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    history["epochs_run"] = len(history.get("loss", []))
+    history["train_windows"] = len(tr)
+    history["val_windows"] = len(va)
+    return Fitted(model, tuple(labels), cfg, mcfg.to_dict(), calibration, history, mean, std)
+
+
+def fit_paper_model(train_seqs: Sequence[PoseSequence], labels: Sequence[str], cfg: TrainConfig,
+                    progress: bool = False, vectors: Optional[np.ndarray] = None) -> Fitted:
+    """Train one of the paper's networks on per-clip 130-value vectors (200 epochs, RMSprop)."""
+    from training.models import ModelConfig, build_model
+    from training.paper import VECTOR_SIZE, clip_vectors
+
+    x = vectors if vectors is not None else clip_vectors(train_seqs, progress=progress)
+    index = {n: i for i, n in enumerate(labels)}
+    y = np.array([index[s.label] for s in train_seqs])
+    mcfg = ModelConfig(arch=cfg.arch, num_classes=len(labels), input_shape=(VECTOR_SIZE, 1), seed=cfg.seed,
+                       learning_rate=0.001, optimizer="rmsprop")
+    model = build_model(mcfg)
+    callbacks = [_progress_callback(cfg.paper_epochs, f"training {cfg.arch}")] if progress else []
+    hist = model.fit(x, y, epochs=cfg.paper_epochs, batch_size=cfg.paper_batch_size, shuffle=True, verbose=0,
+                     callbacks=callbacks)
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    history["epochs_run"] = len(history.get("loss", []))
+    return Fitted(model, tuple(labels), cfg, mcfg.to_dict(), None, history)
+
+
+def fit_baseline_model(train_seqs: Sequence[PoseSequence], labels: Sequence[str], cfg: TrainConfig,
+                       progress: bool = False):
+    """Logistic regression on statistics of the same augmented windows the deep model sees."""
+    from training.baseline import fit_baseline
+
+    tr = training_windows(train_seqs, labels, cfg.spec, cfg.per_class, cfg.seed, cfg.augment, progress=progress)
+    return fit_baseline(tr.x, tr.y, list(labels), cfg.spec, seed=cfg.seed)
+
+
+# ------------------------------------------------------------------ the command
+
+
+def _split(ds: Dataset, cfg: TrainConfig) -> tuple[list[PoseSequence], list[PoseSequence], Optional[Folds]]:
+    if cfg.test_fold is None:
+        return list(ds.inset), [], None
+    folds = make_folds(ds.inset, cfg.folds, cfg.seed)
+    train_seqs, test_seqs = folds.split(ds.inset, cfg.test_fold)
+    return train_seqs, test_seqs, folds
+
+
+def save_keras(model: Any, out: Path) -> None:
+    """Save atomically: write ``.name.tmp.keras`` beside ``out``, then rename."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    model.save(tmp)
+    tmp.replace(out)
+
+
+def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequence[str] = DEFAULT_SOURCES,
+          progress: bool = True) -> dict:
+    """Train ``cfg.arch`` on ``data_dir``, write the model and its card to ``out``, return the card."""
+    from training.card import data_fingerprint, write_card
+    from training.evaluate import evaluate_loaded
+
+    started = time.time()
+    out = Path(out)
+    if cfg.arch not in ALL_ARCHS:
+        raise ValueError(f"unknown arch {cfg.arch!r}; choose one of {', '.join(ALL_ARCHS)}")
+    expected_suffix = ".json" if cfg.arch == "baseline" else ".keras"
+    if out.suffix != expected_suffix:
+        raise ValueError(f"{out}: a {cfg.arch} model is written as {expected_suffix}; use --out NAME{expected_suffix}")
+    keras_seed(cfg.seed)
+    ds = load_dataset(data_dir, sources, cfg.min_groups, progress=progress)
+    train_seqs, test_seqs, folds = _split(ds, cfg)
+    card: dict[str, Any] = {
+        "arch": cfg.arch,
+        "labels": list(ds.labels),
+        "edgerec_version": edge.__version__,
+        "created_unix": int(time.time()),
+        "train_config": cfg.to_dict(),
+        "data": {
+            "root": str(ds.root),
+            "fingerprint_sha256": data_fingerprint([Path(s.path) for s in ds.inset + ds.outset]),
+            "sources": sorted({s.source for s in ds.inset}),
+            "clips_per_label": {lab: sum(s.label == lab for s in ds.inset) for lab in ds.labels},
+            "groups_per_label": group_counts(ds.inset),
+            "out_of_set_labels": sorted({s.label for s in ds.outset}),
+            "licences": "Music-to-Dance (research, cite Tang et al. 2018); CMU mocap (free, cite mocap.cs.cmu.edu); "
+                        "AIST++ annotations CC BY 4.0",
+        },
+        "split": {
+            "method": "grouped folds (whole clips; clips sharing frames and both partners of a CMU take together)",
+            "k": cfg.folds, "test_fold": cfg.test_fold, "seed": cfg.seed,
+            "train_clips": [s.clip_id for s in train_seqs], "test_clips": [s.clip_id for s in test_seqs],
+        },
+    }
+    if cfg.arch == "baseline":
+        fitted_baseline = fit_baseline_model(train_seqs, ds.labels, cfg, progress)
+        from training.card import atomic_write_text
+        import json
+
+        atomic_write_text(out, json.dumps(fitted_baseline.to_dict()))
+        card.update(preprocessing="windows", feature_spec=cfg.spec.to_dict(), hop_seconds=cfg.hop_seconds,
+                    eval_camera=asdict(EVAL_CAMERA))
+    elif cfg.arch in PAPER_ARCHS:
+        fitted = fit_paper_model(train_seqs, ds.labels, cfg, progress)
+        save_keras(fitted.model, out)
+        card.update(preprocessing="paper-clip", model_config=fitted.model_config, history=fitted.history,
+                    input={"shape": [1, 130, 1], "dtype": "float32"}, eval_camera=asdict(EVAL_CAMERA))
+    else:
+        fitted = fit_window_model(train_seqs, ds.labels, cfg, progress)
+        save_keras(fitted.model, out)
+        card.update(
+            preprocessing="windows",
+            feature_spec=cfg.spec.to_dict(),
+            hop_seconds=cfg.hop_seconds,
+            eval_camera=asdict(EVAL_CAMERA),
+            input={"shape": [1, cfg.spec.window_frames, cfg.spec.num_channels], "dtype": "float32"},
+            normalisation={"inside_model": True, "layer": "standardise",
+                           "mean": np.round(fitted.norm_mean, 6).tolist(), "std": np.round(fitted.norm_std, 6).tolist()},
+            calibration=fitted.calibration.to_dict() if fitted.calibration else None,
+            model_config=fitted.model_config,
+            history=fitted.history,
+            params=int(fitted.model.count_params()),
+        )
+    write_card(out, card)
+    if test_seqs or ds.outset:
+        metrics = evaluate_loaded(out, list(test_seqs) + list(ds.outset))
+        card["metrics"] = {"held_out": metrics}
+    card["train_seconds"] = round(time.time() - started, 1)
+    write_card(out, card)
+    return card
+
+
+def keras_seed(seed: int) -> None:
+    """Seed numpy and (if loaded) Keras/TensorFlow for a reproducible run."""
+    np.random.seed(seed)
+    try:
+        _keras().utils.set_random_seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+__all__ = ["TrainConfig", "Dataset", "load_dataset", "train", "fit_window_model", "fit_paper_model",
+           "fit_baseline_model", "predict", "replace"]

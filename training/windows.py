@@ -1,0 +1,224 @@
+"""Clip bookkeeping and window datasets: which clips train, which split, which windows.
+
+* :func:`link_shared_groups` merges the split groups of clips that share frames. The
+  Music-to-Dance waltz sequences were assembled from a shared pool of motion: 27 of 29
+  share identical frames with another (13-35% of a clip), in two families. Splitting them
+  as independent clips would put the same motion in train and test.
+* :func:`split_labels` keeps as classes only labels with enough independent groups to be
+  cross-validated; the rest (a single clip of ballet, say) are out-of-set examples, used to
+  calibrate and test the "unsure" answer.
+* :func:`training_windows` draws class-balanced augmented windows in worker processes;
+  :func:`evaluation_windows` cuts every clip into fixed, unaugmented windows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Optional, Sequence
+
+import numpy as np
+
+from edge.features import FeatureSpec
+from edge.schema import PoseSequence
+from training.augment import AugmentConfig, clip_windows, sample_window
+
+#: Body landmarks whose exact repetition marks shared motion between two clips.
+_FINGERPRINT = [11, 12, 13, 14, 15, 16, 25, 26, 27, 28]
+
+
+def link_shared_groups(seqs: Sequence[PoseSequence], min_shared: int = 10) -> list[PoseSequence]:
+    """Return the sequences with ``group`` merged wherever two clips share identical frames."""
+    parent = list(range(len(seqs)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    seen: dict[bytes, set[int]] = defaultdict(set)
+    for i, s in enumerate(seqs):
+        if s.frame != "world":
+            continue
+        rel = s.points[:, _FINGERPRINT] - s.points[:, [23, 24]].mean(axis=1, keepdims=True)
+        for key in {np.round(f, 4).tobytes() for f in rel}:
+            seen[key].add(i)
+    counts: dict[tuple[int, int], int] = defaultdict(int)
+    for clips in seen.values():
+        if 1 < len(clips) < 8:
+            ordered = sorted(clips)
+            for a in ordered:
+                for b in ordered:
+                    if a < b:
+                        counts[(a, b)] += 1
+    for (a, b), n in counts.items():
+        if n >= min_shared:
+            parent[find(a)] = find(b)
+    groups: dict[int, str] = {}
+    for i, s in enumerate(seqs):
+        groups.setdefault(find(i), s.group)
+    return [replace(s, group=groups[find(i)]) if groups[find(i)] != s.group else s
+            for i, s in enumerate(seqs)]
+
+
+def group_counts(seqs: Sequence[PoseSequence]) -> dict[str, int]:
+    """Number of independent groups per label."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for s in seqs:
+        out[s.label].add(s.group)
+    return {k: len(v) for k, v in sorted(out.items())}
+
+
+def split_labels(seqs: Sequence[PoseSequence], min_groups: int = 2
+                 ) -> tuple[list[str], list[PoseSequence], list[PoseSequence]]:
+    """(labels, in-set clips, out-of-set clips): a label needs ``min_groups`` groups to be a class."""
+    counts = group_counts(seqs)
+    labels = sorted(k for k, n in counts.items() if n >= min_groups)
+    inset = [s for s in seqs if s.label in labels]
+    outset = [s for s in seqs if s.label not in labels]
+    return labels, inset, outset
+
+
+@dataclass(frozen=True)
+class Folds:
+    """Grouped, label-stratified folds: ``assignment[group] = fold``."""
+
+    assignment: dict[str, int]
+    k: int
+
+    def split(self, seqs: Sequence[PoseSequence], fold: int) -> tuple[list[PoseSequence], list[PoseSequence]]:
+        train = [s for s in seqs if self.assignment[s.group] != fold]
+        test = [s for s in seqs if self.assignment[s.group] == fold]
+        return train, test
+
+
+def make_folds(seqs: Sequence[PoseSequence], k: int, seed: int = 0) -> Folds:
+    """Assign whole groups to ``k`` folds, dealing each label's groups round-robin.
+
+    Every label with at least ``k`` groups appears in every test fold; a label with fewer
+    (AIST++ genres have two clips here) is held out in as many folds as it has groups.
+    """
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for s in seqs:
+        if s.group not in by_label[s.label]:
+            by_label[s.label].append(s.group)
+    assignment: dict[str, int] = {}
+    offset = 0
+    for label in sorted(by_label):
+        groups = sorted(by_label[label])
+        rng.shuffle(groups)
+        for i, g in enumerate(groups):
+            assignment.setdefault(g, (offset + i) % k)
+        offset += len(groups)
+    return Folds(assignment, k)
+
+
+@dataclass(frozen=True)
+class WindowSet:
+    """Windows with their labels and the clip each came from."""
+
+    x: np.ndarray          # (W, N, C) float32
+    y: np.ndarray          # (W,) int
+    clip: np.ndarray       # (W,) int index into clip_ids
+    clip_ids: tuple[str, ...]
+    clip_labels: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(len(self.x))
+
+
+def evaluation_windows(seqs: Sequence[PoseSequence], labels: Sequence[str], spec: FeatureSpec,
+                       hop_seconds: float) -> WindowSet:
+    """Every window of every clip, unaugmented; labels outside ``labels`` get y = -1."""
+    index = {name: i for i, name in enumerate(labels)}
+    xs, ys, cs = [], [], []
+    for ci, s in enumerate(seqs):
+        w = clip_windows(s, spec, hop_seconds)
+        xs.append(w)
+        ys.append(np.full(len(w), index.get(s.label, -1)))
+        cs.append(np.full(len(w), ci))
+    x = np.concatenate(xs) if xs else np.zeros((0, spec.window_frames, spec.num_channels), np.float32)
+    return WindowSet(x.astype(np.float32), np.concatenate(ys).astype(int) if ys else np.zeros(0, int),
+                     np.concatenate(cs).astype(int) if cs else np.zeros(0, int),
+                     tuple(s.clip_id for s in seqs), tuple(s.label for s in seqs))
+
+
+_WORKER_SEQS: list[PoseSequence] = []
+
+
+def _init_worker(seqs: list[PoseSequence]) -> None:
+    global _WORKER_SEQS
+    _WORKER_SEQS = seqs
+
+
+def _draw(args: tuple[list[int], int, FeatureSpec, AugmentConfig]) -> tuple[np.ndarray, np.ndarray]:
+    picks, seed, spec, cfg = args
+    rng = np.random.default_rng(seed)
+    out = np.zeros((len(picks), spec.window_frames, spec.num_channels), np.float32)
+    ok = np.zeros(len(picks), bool)
+    for i, ci in enumerate(picks):
+        for _ in range(5):  # retry windows with no body in view
+            feats, valid = sample_window(_WORKER_SEQS[ci], rng, spec, cfg)
+            if valid >= 0.5:
+                out[i], ok[i] = feats, True
+                break
+    return out, ok
+
+
+def training_windows(seqs: Sequence[PoseSequence], labels: Sequence[str], spec: FeatureSpec,
+                     per_class: int, seed: int, cfg: Optional[AugmentConfig] = None,
+                     workers: Optional[int] = None, progress: bool = False) -> WindowSet:
+    """``per_class`` augmented windows for each label, balanced over the label's groups.
+
+    Each window picks a group of its label uniformly, then a clip of that group in
+    proportion to its duration, so one long take or a family of near-duplicate clips
+    cannot dominate a class.
+    """
+    cfg = cfg or AugmentConfig()
+    rng = np.random.default_rng(seed)
+    index = {name: i for i, name in enumerate(labels)}
+    picks: list[int] = []
+    for label in labels:
+        members = [i for i, s in enumerate(seqs) if s.label == label]
+        if not members:
+            continue
+        groups = sorted({seqs[i].group for i in members})
+        for _ in range(per_class):
+            g = groups[rng.integers(len(groups))]
+            cand = [i for i in members if seqs[i].group == g]
+            w = np.array([seqs[i].duration for i in cand])
+            picks.append(cand[rng.choice(len(cand), p=w / w.sum())])
+    picks_arr = np.array(picks)
+    rng.shuffle(picks_arr)
+    workers = workers or min(2, os.cpu_count() or 1)
+    chunks = [list(c) for c in np.array_split(picks_arr, max(1, len(picks_arr) // 200)) if len(c)]
+    jobs = [(c, int(seed * 1000 + i), spec, cfg) for i, c in enumerate(chunks)]
+    results: list[tuple[np.ndarray, np.ndarray]] = []
+    bar = None
+    if progress:
+        from edge._optional import require
+
+        bar = require("tqdm", "train").tqdm(total=len(picks_arr), desc="augmenting windows", unit="win", leave=False)
+    if workers > 1:
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(list(seqs),)) as pool:
+            for res, job in zip(pool.map(_draw, jobs), jobs):
+                results.append(res)
+                if bar is not None:
+                    bar.update(len(job[0]))
+    else:
+        _init_worker(list(seqs))
+        for job in jobs:
+            results.append(_draw(job))
+            if bar is not None:
+                bar.update(len(job[0]))
+    if bar is not None:
+        bar.close()
+    x = np.concatenate([r[0] for r in results])
+    ok = np.concatenate([r[1] for r in results])
+    order = np.concatenate([np.array(j[0]) for j in jobs])
+    y = np.array([index[seqs[i].label] for i in order])
+    return WindowSet(x[ok], y[ok], order[ok], tuple(s.clip_id for s in seqs), tuple(s.label for s in seqs))

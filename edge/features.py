@@ -109,6 +109,12 @@ class FeatureSpec:
         object.__setattr__(self, "channels", tuple(names))
 
     @property
+    def latency_seconds(self) -> float:
+        """How far the window's last frame lags the newest frame (half the filter kernel)."""
+        n = int(round(self.kernel_seconds * self.interp_rate)) | 1
+        return (n // 2) / self.interp_rate
+
+    @property
     def window_frames(self) -> int:
         return int(round(self.window_seconds * self.rate))
 
@@ -210,9 +216,11 @@ def resample_window(times: np.ndarray, xy: np.ndarray, mask: np.ndarray, t_end: 
                     spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
     """Band-limit and resample raw frames to the window ending at ``t_end``.
 
-    ``times`` (T,), ``xy`` (T, J, 2) and ``mask`` (T, J) are raw frames at any rate. Returns
-    (N, J, 2) positions and an (N, J) validity mask on the uniform grid of
-    ``spec.window_frames`` frames at ``spec.rate`` whose last frame is at ``t_end``. The
+    ``times`` (T,), ``xy`` (T, J, 2) and ``mask`` (T, J) are raw frames at any rate, up to
+    ``t_end`` (the newest frame). Returns (N, J, 2) positions and an (N, J) validity mask on
+    the uniform grid of ``spec.window_frames`` frames at ``spec.rate`` whose last frame is at
+    ``t_end - spec.latency_seconds``: the filter needs half its kernel of newer frames to be
+    a true low-pass at the window's end, so the window lags the newest frame by that. The
     filter is a normalised convolution (``conv(x*v) / conv(v)``), so invalid frames and the
     window edges are handled the same way in training and on the device.
     """
@@ -221,7 +229,8 @@ def resample_window(times: np.ndarray, xy: np.ndarray, mask: np.ndarray, t_end: 
     step = int(round(spec.interp_rate / spec.rate))
     n_out = spec.window_frames
     n_ctx = int(round(spec.context_seconds * spec.interp_rate))
-    n_fine = (n_out - 1) * step + 1 + n_ctx
+    n_span = (n_out - 1) * step + 1
+    n_fine = n_ctx + n_span + half
     grid = t_end - (np.arange(n_fine)[::-1]) / spec.interp_rate
     lo = np.searchsorted(times, grid[0] - spec.max_gap_seconds, side="left")
     hi = np.searchsorted(times, t_end + spec.max_gap_seconds, side="right")
@@ -240,7 +249,7 @@ def resample_window(times: np.ndarray, xy: np.ndarray, mask: np.ndarray, t_end: 
         den[:, j] = np.convolve(vj, kernel, mode="valid")
         for d in range(2):
             num[:, j, d] = np.convolve(np.pad(fine[:, j, d] * v[:, j], half), kernel, mode="valid")
-    keep = slice(n_ctx, None, step)
+    keep = slice(n_ctx, n_ctx + n_span, step)
     den_k = den[keep]
     ok = (den_k >= spec.min_valid_fraction) & fvalid[keep]
     out = np.where(ok[..., None], num[keep] / np.maximum(den_k, 1e-9)[..., None], 0.0)
@@ -392,8 +401,8 @@ def window_features(track: Track, t_end: float, spec: FeatureSpec) -> tuple[np.n
 
 
 def window_ends(duration: float, spec: FeatureSpec, hop_seconds: float, start: float = 0.0) -> np.ndarray:
-    """End times of the windows that fit in a clip of ``duration`` seconds, every ``hop``."""
-    first = start + spec.window_seconds - 1.0 / spec.rate
+    """Newest-frame times ``t_end`` of the windows that fit in a clip, every ``hop`` seconds."""
+    first = start + spec.window_seconds - 1.0 / spec.rate + spec.latency_seconds
     if duration - 1.0 / spec.rate < first:
         return np.zeros(0)
     return np.arange(first, duration - 1.0 / spec.rate + 1e-9, hop_seconds)

@@ -205,9 +205,11 @@ def sample_window(seq: PoseSequence, rng: np.random.Generator, spec: FeatureSpec
                   cfg: AugmentConfig) -> tuple[np.ndarray, float]:
     """One random augmented training window from ``seq``: (N, C) features and valid fraction."""
     speed = rng.uniform(*cfg.speed_range) if cfg.enabled else 1.0
-    need = spec.window_seconds + spec.context_seconds + 1.0
+    need = spec.window_seconds + spec.context_seconds + spec.latency_seconds + 0.5
     duration = seq.duration / speed
-    t_end = rng.uniform(min(need, duration), max(need, duration) - 1.0 / seq.fps)
+    hi = duration - 1.0 / seq.fps
+    lo = min(need, hi)
+    t_end = rng.uniform(lo, hi) if hi > lo else hi
     lo = int(np.searchsorted(seq.times / speed, t_end - need - 0.5))
     hi = int(np.searchsorted(seq.times / speed, t_end + 0.5)) + 1
     camera = random_camera(rng, cfg) if cfg.enabled else EVAL_CAMERA

@@ -37,12 +37,17 @@ def _load_keras(path: Path, card: dict) -> Loaded:
     from edge._optional import require
 
     keras = require("keras", "train")
-    from training.train import two_head
-
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - keras raises many kinds for a bad file
         raise ValueError(f"{path}: cannot load this Keras model ({str(exc).splitlines()[0]}); re-train or re-export it") from exc
+    return keras_loaded(model, card, path)
+
+
+def keras_loaded(model: Any, card: dict, path: Path = Path("<memory>")) -> Loaded:
+    """Wrap an in-memory Keras classifier (used by cross-validation, which saves no files)."""
+    from training.train import two_head
+
     heads = two_head(model)
 
     def run(x: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
@@ -54,11 +59,14 @@ def _load_keras(path: Path, card: dict) -> Loaded:
     return Loaded(path, card, run)
 
 
+def baseline_loaded(model: Any, card: dict, path: Path = Path("<memory>")) -> Loaded:
+    return Loaded(path, card, lambda x: (model.predict_proba(x), None))
+
+
 def _load_baseline(path: Path, card: dict) -> Loaded:
     from training.baseline import BaselineModel
 
-    model = BaselineModel.load(path)
-    return Loaded(path, card, lambda x: (model.predict_proba(x), None))
+    return baseline_loaded(BaselineModel.load(path), card, path)
 
 
 #: Model file suffix -> loader. Converted formats (.tflite, .onnx) join this table.
@@ -78,9 +86,8 @@ def load_model(path: str | Path) -> Loaded:
     return loader(path, read_card(path))
 
 
-def _clip_inputs(loaded: Loaded, seqs: Sequence[PoseSequence]) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, clip index per input) using the model's own preprocessing."""
-    card = loaded.card
+def clip_inputs(card: dict, seqs: Sequence[PoseSequence]) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, clip index per input) using the preprocessing the card describes."""
     if card["preprocessing"] == "paper-clip":
         from training.paper import clip_vectors
 
@@ -99,13 +106,18 @@ def _clip_inputs(loaded: Loaded, seqs: Sequence[PoseSequence]) -> tuple[np.ndarr
     return x, np.concatenate(cs).astype(int) if cs else np.zeros(0, int)
 
 
-def evaluate_loaded(model: str | Path | Loaded, seqs: Sequence[PoseSequence]) -> dict[str, Any]:
-    """Score ``seqs`` with a model (path or :class:`Loaded`); see the module doc for levels."""
+def evaluate_loaded(model: str | Path | Loaded, seqs: Sequence[PoseSequence],
+                    inputs: Optional[tuple[np.ndarray, np.ndarray]] = None) -> dict[str, Any]:
+    """Score ``seqs`` with a model (path or :class:`Loaded`); see the module doc for levels.
+
+    ``inputs`` (model inputs and the clip index of each) may be passed when several models
+    with the same preprocessing score the same clips, to cut the windows once.
+    """
     started = time.time()
     loaded = model if isinstance(model, Loaded) else load_model(model)
     labels = list(loaded.card["labels"])
     index = {n: i for i, n in enumerate(labels)}
-    x, clip = _clip_inputs(loaded, seqs)
+    x, clip = inputs if inputs is not None else clip_inputs(loaded.card, seqs)
     probs, emb = loaded.predict(x)
     calib = loaded.card.get("calibration")
     if calib and emb is not None:
@@ -133,6 +145,8 @@ def evaluate_loaded(model: str | Path | Loaded, seqs: Sequence[PoseSequence]) ->
     scored = (y_clip >= 0) & (maj >= 0)
     result: dict[str, Any] = {
         "model": str(loaded.path),
+        "predictions": {"clip": clip.tolist(), "pred": pred.tolist(), "unsure": unsure.tolist(),
+                        "max_prob": np.round(probs.max(axis=1), 4).tolist() if len(probs) else []},
         "arch": loaded.card.get("arch"),
         "labels": labels,
         "clips": len(seqs),

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from training import datasets
-from training.windows import link_shared_groups
+from training.windows import remove_shared_motion
 
 
 def data_table(root: str | Path, rate: float) -> list[dict[str, Any]]:
     """One row per (source, label): clips, independent groups, minutes, frames at ``rate``, audio."""
-    seqs = link_shared_groups(datasets.load_all(root, progress=True))
+    seqs = remove_shared_motion(datasets.load_all(root, progress=True))
     acc: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {"clips": 0, "groups": set(), "seconds": 0.0, "frames": 0, "with_audio": 0, "native_fps": set()})
     for s in seqs:

@@ -29,7 +29,7 @@ from edge.schema import PoseSequence
 from training import datasets
 from training.augment import EVAL_CAMERA, AugmentConfig
 from training.windows import (
-    Folds, WindowSet, evaluation_windows, group_counts, link_shared_groups, make_folds, split_labels,
+    Folds, WindowSet, evaluation_windows, group_counts, remove_shared_motion, make_folds, split_labels,
     training_windows,
 )
 
@@ -87,7 +87,7 @@ def load_dataset(root: str | Path, sources: Sequence[str] = DEFAULT_SOURCES, min
     seqs = datasets.load_all(root, tuple(sources), progress=progress)
     if not seqs:
         raise ValueError(f"{root}: no clips found; point --data at a folder laid out like ../shared/data")
-    seqs = link_shared_groups(seqs)
+    seqs = remove_shared_motion(seqs)
     labels, inset, outset = split_labels(seqs, min_groups)
     if len(labels) < 2:
         raise ValueError(
@@ -156,16 +156,28 @@ def _progress_callback(total: int, desc: str):
     return Bar()
 
 
+def draw_windows(train_seqs: Sequence[PoseSequence], labels: Sequence[str], cfg: TrainConfig,
+                 progress: bool = False) -> tuple[WindowSet, WindowSet]:
+    """Augmented training windows and a validation set drawn with other augmentations.
+
+    The validation windows come from the training clips (under other cameras, rates and
+    dropouts): the smallest classes have too few independent clips to hold one out, and the
+    test fold must stay untouched. They drive early stopping and calibration only.
+    """
+    tr = training_windows(train_seqs, labels, cfg.spec, cfg.per_class, cfg.seed, cfg.augment, progress=progress)
+    va = training_windows(train_seqs, labels, cfg.spec, cfg.val_per_class, cfg.seed + 7919, cfg.augment,
+                          progress=progress)
+    return tr, va
+
+
 def fit_window_model(train_seqs: Sequence[PoseSequence], labels: Sequence[str], cfg: TrainConfig,
-                     progress: bool = False) -> Fitted:
+                     progress: bool = False, windows: Optional[tuple[WindowSet, WindowSet]] = None) -> Fitted:
     """Train a window classifier (``edge``) on augmented windows of ``train_seqs``."""
     from training.models import ModelConfig, build_model
 
     keras = _keras()
     spec = cfg.spec
-    tr = training_windows(train_seqs, labels, spec, cfg.per_class, cfg.seed, cfg.augment, progress=progress)
-    va = training_windows(train_seqs, labels, spec, cfg.val_per_class, cfg.seed + 7919, cfg.augment,
-                          progress=progress)
+    tr, va = windows or draw_windows(train_seqs, labels, cfg, progress)
     flat = tr.x.reshape(-1, tr.x.shape[-1])
     mean, std = flat.mean(axis=0), flat.std(axis=0)
     std = np.where(std < 1e-6, 1.0, std)
@@ -209,11 +221,12 @@ def fit_paper_model(train_seqs: Sequence[PoseSequence], labels: Sequence[str], c
 
 
 def fit_baseline_model(train_seqs: Sequence[PoseSequence], labels: Sequence[str], cfg: TrainConfig,
-                       progress: bool = False):
+                       progress: bool = False, windows: Optional[WindowSet] = None):
     """Logistic regression on statistics of the same augmented windows the deep model sees."""
     from training.baseline import fit_baseline
 
-    tr = training_windows(train_seqs, labels, cfg.spec, cfg.per_class, cfg.seed, cfg.augment, progress=progress)
+    tr = windows or training_windows(train_seqs, labels, cfg.spec, cfg.per_class, cfg.seed, cfg.augment,
+                                     progress=progress)
     return fit_baseline(tr.x, tr.y, list(labels), cfg.spec, seed=cfg.seed)
 
 

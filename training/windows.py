@@ -1,9 +1,10 @@
 """Clip bookkeeping and window datasets: which clips train, which split, which windows.
 
-* :func:`link_shared_groups` merges the split groups of clips that share frames. The
-  Music-to-Dance waltz sequences were assembled from a shared pool of motion: 27 of 29
-  share identical frames with another (13-35% of a clip), in two families. Splitting them
-  as independent clips would put the same motion in train and test.
+* :func:`remove_shared_motion` makes clips independent. 28 of the 29 Music-to-Dance waltz
+  sequences open with identical frames (a common choreographed start of 15-112 frames,
+  shared by up to 19 clips); splitting them as they are would put the same motion in train
+  and test. The shared openings are trimmed, and clips that still share frames anywhere
+  would have their split groups merged.
 * :func:`split_labels` keeps as classes only labels with enough independent groups to be
   cross-validated; the rest (a single clip of ballet, say) are out-of-set examples, used to
   calibrate and test the "unsure" answer.
@@ -29,6 +30,38 @@ from training.augment import AugmentConfig, clip_windows, sample_window
 _FINGERPRINT = [11, 12, 13, 14, 15, 16, 25, 26, 27, 28]
 
 
+def _fingerprints(seq: PoseSequence) -> list[bytes]:
+    rel = seq.points[:, _FINGERPRINT] - seq.points[:, [23, 24]].mean(axis=1, keepdims=True)
+    return [np.round(f, 4).tobytes() for f in rel]
+
+
+def remove_shared_motion(seqs: Sequence[PoseSequence], min_shared: int = 10) -> list[PoseSequence]:
+    """Make clips independent: trim shared openings, then merge groups that still share frames.
+
+    In the Music-to-Dance waltz set every shared frame sits in a clip's opening (a common
+    choreographed start, 15-112 frames, shared by up to 19 clips). Trimming each clip's
+    shared prefix removes all overlap and keeps the clips as independent groups; any overlap
+    left elsewhere merges the clips' groups instead, so no motion is ever in two folds.
+    Trimmed clips keep their audio alignment (``audio_offset`` moves with the cut).
+    """
+    keys = [(_fingerprints(s) if s.frame == "world" else []) for s in seqs]
+    owners: dict[bytes, set[int]] = defaultdict(set)
+    for i, ks in enumerate(keys):
+        for k in set(ks):
+            owners[k].add(i)
+    trimmed: list[PoseSequence] = []
+    for i, s in enumerate(seqs):
+        shared = np.array([len(owners[k]) > 1 for k in keys[i]], dtype=bool)
+        cut = int(np.argmin(shared)) if shared.any() and not shared.all() else 0
+        if cut and s.num_frames - cut >= 2:
+            t0 = float(s.times[cut])
+            s = replace(s, points=s.points[cut:], mask=s.mask[cut:], times=s.times[cut:] - t0,
+                        audio_offset=s.audio_offset + t0,
+                        meta={**s.meta, "trimmed_shared_opening_frames": cut})
+        trimmed.append(s)
+    return link_shared_groups(trimmed, min_shared)
+
+
 def link_shared_groups(seqs: Sequence[PoseSequence], min_shared: int = 10) -> list[PoseSequence]:
     """Return the sequences with ``group`` merged wherever two clips share identical frames."""
     parent = list(range(len(seqs)))
@@ -43,17 +76,15 @@ def link_shared_groups(seqs: Sequence[PoseSequence], min_shared: int = 10) -> li
     for i, s in enumerate(seqs):
         if s.frame != "world":
             continue
-        rel = s.points[:, _FINGERPRINT] - s.points[:, [23, 24]].mean(axis=1, keepdims=True)
-        for key in {np.round(f, 4).tobytes() for f in rel}:
+        for key in set(_fingerprints(s)):
             seen[key].add(i)
     counts: dict[tuple[int, int], int] = defaultdict(int)
     for clips in seen.values():
-        if 1 < len(clips) < 8:
-            ordered = sorted(clips)
-            for a in ordered:
-                for b in ordered:
-                    if a < b:
-                        counts[(a, b)] += 1
+        ordered = sorted(clips)
+        for a in ordered:
+            for b in ordered:
+                if a < b:
+                    counts[(a, b)] += 1
     for (a, b), n in counts.items():
         if n >= min_shared:
             parent[find(a)] = find(b)

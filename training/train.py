@@ -319,6 +319,7 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
     write_card(out, card)
     if test_seqs or ds.outset:
         metrics = evaluate_loaded(out, list(test_seqs) + list(ds.outset))
+        metrics.pop("predictions", None)
         card["metrics"] = {"held_out": metrics}
     card["train_seconds"] = round(time.time() - started, 1)
     write_card(out, card)

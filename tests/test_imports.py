@@ -1,0 +1,66 @@
+"""The device side stays lean: importing edge and running the CLI's help loads no TensorFlow."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("tensorflow", "keras", "tf2onnx", "sklearn", "librosa", "torch")
+
+PROBE = """
+import sys
+from click.testing import CliRunner
+import edge, edge.schema, edge.features, edge.audio, edge.calibration, edge.posefile, edge._optional
+from edge.cli import main
+for args in ({args}):
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, (args, result.output)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+print("HEAVY:" + ",".join(heavy))
+"""
+
+
+def _probe(args: list[list[str]]) -> str:
+    code = PROBE.format(args=repr([tuple(a) for a in args])[1:-1] + ",", heavy=HEAVY)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = next(l for l in out.stdout.splitlines() if l.startswith("HEAVY:"))
+    return line[len("HEAVY:"):]
+
+
+def test_edge_and_cli_help_load_no_tensorflow():
+    heavy = _probe([["--help"], ["data", "--help"], ["train", "--help"], ["evaluate", "--help"],
+                    ["crossval", "--help"]])
+    assert heavy == "", f"heavy modules imported: {heavy}"
+
+
+def test_edge_imports_nothing_of_ours_above_it():
+    """edge depends on nothing of ours: no module in edge/ imports training, converters or benchmarks."""
+    offenders = []
+    for path in (REPO / "edge").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for n in names:
+                if n.split(".")[0] in ("training", "converters", "benchmarks") + HEAVY:
+                    offenders.append(f"{path.relative_to(REPO)}: {n}")
+    assert not offenders, offenders
+
+
+def test_missing_optional_dependency_names_the_extra():
+    from edge._optional import MissingDependency, require
+
+    try:
+        require("edgerec_no_such_module", "edge", "no-such-package")
+    except MissingDependency as exc:
+        msg = str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("require() imported a module that does not exist")
+    assert "pip install 'edgerec[edge]'" in msg and "no-such-package" in msg

@@ -173,3 +173,25 @@ def test_tiny_fit_is_reproducible() -> None:
     assert len(first) == len(second)
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
+
+
+def test_edge_model_is_small_and_standardises_inside():
+    pytest.importorskip("tensorflow")
+    from training.models import ModelConfig, build_model, count_params, embedding_model
+
+    channels = 101
+    mean = np.linspace(-1, 1, channels)
+    std = np.linspace(0.5, 2, channels)
+    config = ModelConfig("edge", num_classes=7, input_shape=(50, channels), batch_size=1, optimizer="adam",
+                         norm_mean=mean.tolist(), norm_std=std.tolist())
+    model = build_model(config)
+    assert count_params(model) <= 300_000
+    assert model.input.shape[0] == 1
+    # the baked-in standardisation: the first layer maps the stored mean to zero
+    standardise = model.get_layer("standardise")
+    x = np.broadcast_to(mean, (1, 50, channels)).astype("float32")
+    assert np.abs(np.asarray(standardise(x))).max() < 1e-5
+    probs = np.asarray(model(x))
+    assert probs.shape == (1, 7) and abs(float(probs.sum()) - 1) < 1e-5
+    assert embedding_model(model)(x).shape == (1, config.width)
+    assert ModelConfig.from_dict(config.to_dict()) == config

@@ -63,7 +63,6 @@ def test_evaluate_json_on_the_whole_data(edge_model, data_root):
         assert all(0.0 <= v["recall"] <= 1.0 for v in rep["per_class"].values())
     assert out["clips_scored"] == 71
     assert out["unsure"]["out_of_set_clips"] >= 3  # the videos with enough pose for a window
-    assert out["seconds"] < 60
 
 
 def test_evaluate_on_another_folder_with_the_same_layout(edge_model, data_root, tmp_path):

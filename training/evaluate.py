@@ -141,6 +141,8 @@ def evaluate_loaded(model: str | Path | Loaded, seqs: Sequence[PoseSequence],
             entry.update(majority=labels[maj[i]], mean_prob=labels[mean_pred[i]],
                          mean_confidence=float(probs[sel].max(axis=1).mean()),
                          unsure_fraction=float(unsure[sel].mean()), in_set=bool(y_clip[i] >= 0))
+            if np.isfinite(distance[sel]).any():
+                entry["median_distance"] = float(np.median(distance[sel]))
         per_clip.append(entry)
     scored = (y_clip >= 0) & (maj >= 0)
     result: dict[str, Any] = {

@@ -16,7 +16,7 @@ default and its metrics are written into the card.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -29,7 +29,7 @@ from edge.schema import PoseSequence
 from training import datasets
 from training.augment import EVAL_CAMERA, AugmentConfig
 from training.windows import (
-    Folds, WindowSet, evaluation_windows, group_counts, remove_shared_motion, make_folds, split_labels,
+    Folds, WindowSet, group_counts, make_folds, remove_shared_motion, split_labels,
     training_windows,
 )
 
@@ -65,8 +65,6 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["spec"] = self.spec.to_dict()
-        d.pop("augment")
-        d["augment"] = {k: v for k, v in asdict(self.augment).items()}
         return d
 
 
@@ -288,11 +286,7 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
         },
     }
     if cfg.arch == "baseline":
-        fitted_baseline = fit_baseline_model(train_seqs, ds.labels, cfg, progress)
-        from training.card import atomic_write_text
-        import json
-
-        atomic_write_text(out, json.dumps(fitted_baseline.to_dict()))
+        fit_baseline_model(train_seqs, ds.labels, cfg, progress).save(out)
         card.update(preprocessing="windows", feature_spec=cfg.spec.to_dict(), hop_seconds=cfg.hop_seconds,
                     eval_camera=asdict(EVAL_CAMERA))
     elif cfg.arch in PAPER_ARCHS:
@@ -334,6 +328,3 @@ def keras_seed(seed: int) -> None:
     except ImportError:  # pragma: no cover
         pass
 
-
-__all__ = ["TrainConfig", "Dataset", "load_dataset", "train", "fit_window_model", "fit_paper_model",
-           "fit_baseline_model", "predict", "replace"]

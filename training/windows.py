@@ -9,7 +9,8 @@
   cross-validated; the rest (a single clip of ballet, say) are out-of-set examples, used to
   calibrate and test the "unsure" answer.
 * :func:`training_windows` draws class-balanced augmented windows in worker processes;
-  :func:`evaluation_windows` cuts every clip into fixed, unaugmented windows.
+  evaluation windows (every clip cut at a fixed hop, unaugmented) come from
+  :func:`training.augment.clip_windows`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 from edge.features import FeatureSpec
 from edge.schema import PoseSequence
-from training.augment import AugmentConfig, clip_windows, sample_window
+from training.augment import AugmentConfig, sample_window
 
 #: Body landmarks whose exact repetition marks shared motion between two clips.
 _FINGERPRINT = [11, 12, 13, 14, 15, 16, 25, 26, 27, 28]
@@ -160,22 +161,6 @@ class WindowSet:
 
     def __len__(self) -> int:
         return int(len(self.x))
-
-
-def evaluation_windows(seqs: Sequence[PoseSequence], labels: Sequence[str], spec: FeatureSpec,
-                       hop_seconds: float) -> WindowSet:
-    """Every window of every clip, unaugmented; labels outside ``labels`` get y = -1."""
-    index = {name: i for i, name in enumerate(labels)}
-    xs, ys, cs = [], [], []
-    for ci, s in enumerate(seqs):
-        w = clip_windows(s, spec, hop_seconds)
-        xs.append(w)
-        ys.append(np.full(len(w), index.get(s.label, -1)))
-        cs.append(np.full(len(w), ci))
-    x = np.concatenate(xs) if xs else np.zeros((0, spec.window_frames, spec.num_channels), np.float32)
-    return WindowSet(x.astype(np.float32), np.concatenate(ys).astype(int) if ys else np.zeros(0, int),
-                     np.concatenate(cs).astype(int) if cs else np.zeros(0, int),
-                     tuple(s.clip_id for s in seqs), tuple(s.label for s in seqs))
 
 
 _WORKER_SEQS: list[PoseSequence] = []

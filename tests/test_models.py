@@ -195,3 +195,27 @@ def test_edge_model_is_small_and_standardises_inside():
     assert probs.shape == (1, 7) and abs(float(probs.sum()) - 1) < 1e-5
     assert embedding_model(model)(x).shape == (1, config.width)
     assert ModelConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.slow
+def test_edge_model_converts_to_tflite_builtins(tmp_path):
+    """The edge model uses only ops TFLite has as builtins (no Flex/Select TF ops)."""
+    tf = pytest.importorskip("tensorflow")
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    from training.models import ModelConfig, build_model
+
+    config = ModelConfig("edge", num_classes=5, input_shape=(50, 101), batch_size=1, optimizer="adam",
+                         norm_mean=[0.1] * 101, norm_std=[2.0] * 101, seed=3)
+    model = build_model(config)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # fails on any Flex op
+    blob = converter.convert()
+    interp = litert.Interpreter(model_content=blob)
+    interp.allocate_tensors()
+    ops = {op["op_name"] for op in interp._get_ops_details()}
+    assert not any("Flex" in op for op in ops), ops
+    x = np.random.default_rng(0).normal(size=(1, 50, 101)).astype("float32")
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    out = interp.get_tensor(interp.get_output_details()[0]["index"])
+    assert np.abs(out - np.asarray(model(x))).max() < 1e-5

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 from edge.posefile import LANDMARK_SUFFIX, load_landmark_file
 from edge.schema import PoseSequence
@@ -118,10 +118,16 @@ def load_all(
 ) -> list[PoseSequence]:
     """Load every clip under ``root`` (with a progress bar when asked)."""
     refs = discover(root, sources)
-    it: Iterator[ClipRef] | list[ClipRef] = refs
-    if progress:
-        from edge._optional import require
+    if not progress:
+        return [load(r) for r in refs]
+    from edge._optional import require
 
-        tqdm = require("tqdm", "train").tqdm
-        it = tqdm(refs, desc="loading clips", unit="clip", leave=False)
-    return [load(r) for r in it]
+    tqdm = require("tqdm", "train").tqdm
+    out = []
+    # the context manager clears the bar even when a file is malformed, so the error
+    # message starts on a clean line
+    with tqdm(total=len(refs), desc="loading clips", unit="clip", leave=False) as bar:
+        for r in refs:
+            out.append(load(r))
+            bar.update(1)
+    return out

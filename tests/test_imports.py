@@ -33,7 +33,7 @@ def _probe(args: list[list[str]]) -> str:
 
 def test_edge_and_cli_help_load_no_tensorflow():
     heavy = _probe([["--help"], ["data", "--help"], ["train", "--help"], ["evaluate", "--help"],
-                    ["crossval", "--help"]])
+                    ["crossval", "--help"], ["convert", "--help"]])
     assert heavy == "", f"heavy modules imported: {heavy}"
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from edge.calibration import Calibration
 from edge.features import FeatureSpec
+from edge.formats import suffixes as converted_suffixes
 from edge.schema import PoseSequence
 from training.card import read_card
 from training.metrics import report
@@ -69,10 +70,25 @@ def _load_baseline(path: Path, card: dict) -> Loaded:
     return baseline_loaded(BaselineModel.load(path), card, path)
 
 
+def _load_converted(path: Path, card: dict) -> Loaded:
+    """A .tflite/.onnx file in its edge backend (the one the device uses); the card is the file's own."""
+    from edge.backends import load_backend
+
+    backend = load_backend(path, card=card)
+
+    def run(x: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        probs, emb = backend(x)
+        return np.asarray(probs, np.float64), None if emb is None else np.asarray(emb, np.float64)
+
+    return Loaded(path, card, run)
+
+
 #: Model file suffix -> loader. Converted formats (.tflite, .onnx) join this table.
 LOADERS: dict[str, Callable[[Path, dict], Loaded]] = {
     ".keras": _load_keras,
     ".json": _load_baseline,
+    # converted formats: every suffix of edge.formats.FORMATS, run in its edge backend
+    **{suffix: _load_converted for suffix in converted_suffixes()},
 }
 
 
@@ -83,6 +99,10 @@ def load_model(path: str | Path) -> Loaded:
     loader = LOADERS.get(path.suffix)
     if loader is None:
         raise ValueError(f"{path}: unknown model format {path.suffix!r}; expected one of {', '.join(LOADERS)}")
+    if path.suffix in converted_suffixes():
+        from edge.metadata import read_card as read_model_card  # embedded card, else the sidecar
+
+        return loader(path, read_model_card(path))
     return loader(path, read_card(path))
 
 

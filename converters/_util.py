@@ -53,19 +53,14 @@ def captured_output() -> Iterator[Captured]:
             box.text = tmp.read().decode("utf-8", "replace") + box.text
 
 
-def quiet_tensorflow() -> None:
-    import logging
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    for name in ("tensorflow", "absl", "tf2onnx"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def temp_path_beside(out: Path) -> Path:
     """A fresh hidden temporary path in ``out``'s folder with ``out``'s suffix."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    from training.card import readable_by_all
+
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{out.suffix}", dir=out.parent)
     os.close(fd)
+    readable_by_all(tmp)
     return Path(tmp)
 
 

@@ -48,7 +48,7 @@ def convert(model: Path, target: str, quant: Optional[str], calibration: Optiona
             out: Optional[Path], threads: int, max_diff: Optional[float], min_agreement: Optional[float],
             accept_mismatch: bool, as_json: bool) -> None:
     """Convert a trained Keras MODEL to TFLite or ONNX, check it against Keras, embed its card."""
-    from converters._util import quiet_tensorflow
+    from training.cli import quiet_tensorflow
     from edge.formats import get_format
 
     quiet_tensorflow()
@@ -84,3 +84,29 @@ def convert(model: Path, target: str, quant: Optional[str], calibration: Optiona
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(convert())
+
+
+@click.command("export-report")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data folder (default: $EDGEREC_DATA or ../shared/data).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/conversion"), show_default=True)
+@click.option("--work", "work_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/conversion"), show_default=True, help="Where the trained and converted models go.")
+@click.option("--archs", default="edge,paper", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--reuse", is_flag=True, help="Score the models already in --work instead of retraining/converting.")
+def export_report(data_dir: Optional[Path], out_dir: Path, work_dir: Path, archs: str, seed: int, reuse: bool) -> None:
+    """Train edge and paper, convert each to every format, and report size, agreement and accuracy."""
+    from training.cli import quiet_tensorflow
+    from training.datasets import data_root
+
+    quiet_tensorflow()
+    from converters.report import run_export_report
+
+    try:
+        path = run_export_report(data_dir or data_root(), out_dir, work_dir,
+                                 tuple(a for a in archs.split(",") if a), seed, reuse)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
+    click.echo(f"wrote {path}")

@@ -20,7 +20,8 @@ from typing import Any, Optional
 import numpy as np
 
 from converters import ConversionError
-from converters._util import captured_output, quiet_tensorflow
+from converters._util import captured_output
+from training.cli import quiet_tensorflow
 from edge._optional import require
 from edge.metadata import CARD_KEY, card_json
 

@@ -35,7 +35,8 @@ from typing import Any, Optional
 import numpy as np
 
 from converters import ConversionError, FlexOpsError
-from converters._util import captured_output, quiet_tensorflow
+from converters._util import captured_output
+from training.cli import quiet_tensorflow
 from edge._optional import require
 from edge.metadata import CARD_KEY, TFLITE_IDENTIFIER, TFLiteFile, card_json
 

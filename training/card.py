@@ -25,11 +25,19 @@ def card_path(model_path: str | Path) -> Path:
     return p.with_name(p.stem + ".card.json")
 
 
+def readable_by_all(path: str | Path) -> None:
+    """Give a ``mkstemp`` file (created 0600) the permissions a normal file would get."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to a temporary file in the same folder, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    readable_by_all(tmp)
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)

@@ -29,8 +29,8 @@ def quiet_tensorflow() -> None:
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    logging.getLogger("absl").setLevel(logging.ERROR)
+    for name in ("tensorflow", "absl", "tf2onnx"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 @click.group()

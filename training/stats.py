@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from training import datasets
-from training.windows import remove_shared_motion
 
 
 def data_table(root: str | Path, rate: float) -> list[dict[str, Any]]:
     """One row per (source, label): clips, independent groups, minutes, frames at ``rate``, audio."""
-    seqs = remove_shared_motion(datasets.load_all(root, progress=True))
+    seqs = datasets.load_all(root, progress=True)
     acc: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {"clips": 0, "groups": set(), "seconds": 0.0, "frames": 0, "with_audio": 0, "native_fps": set()})
     for s in seqs:
@@ -60,14 +59,17 @@ def render_evaluation(result: dict[str, Any]) -> None:
     con.print(f"[bold]{result.get('model', '')}[/bold]: {result['clips_scored']} in-set clips, "
               f"{result['windows']} windows, {result['clips'] - result['clips_scored']} out-of-set clips "
               f"({result.get('seconds', '?')} s)")
-    summary = Table(title="scores")
-    for col in ("level", "accuracy", "macro-F1", "weighted F1"):
-        summary.add_column(col)
-    for level in ("window", "clip_majority", "clip_mean"):
-        r = result.get(level)
-        if r:
-            summary.add_row(level, f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}", f"{r['weighted_f1']:.3f}")
-    con.print(summary)
+    if not any(result.get(level) for level in ("window", "clip_majority", "clip_mean")):
+        con.print("no in-set clips to score")
+    else:
+        summary = Table(title="scores")
+        for col in ("level", "accuracy", "macro-F1", "weighted F1"):
+            summary.add_column(col)
+        for level in ("window", "clip_majority", "clip_mean"):
+            r = result.get(level)
+            if r:
+                summary.add_row(level, f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}", f"{r['weighted_f1']:.3f}")
+        con.print(summary)
     r = result.get("window") or result.get("clip_majority")
     if r:
         cm = Table(title=f"confusion ({'windows' if result.get('window') else 'clips'}; rows = truth) and recall")
@@ -82,7 +84,11 @@ def render_evaluation(result: dict[str, Any]) -> None:
         con.print(cm)
     u = result.get("unsure")
     if u:
-        con.print(f"unsure: {u['in_set_windows_unsure']:.0%} of in-set windows"
-                  + (f", {u['out_of_set_windows_unsure']:.0%} of out-of-set windows "
-                     f"({u['out_of_set_clips_mostly_unsure']}/{u['out_of_set_clips']} out-of-set clips mostly unsure)"
-                     if u.get("out_of_set_windows_unsure") is not None else ""))
+        parts = []
+        if u.get("in_set_windows_unsure") is not None:
+            parts.append(f"{u['in_set_windows_unsure']:.0%} of in-set windows")
+        if u.get("out_of_set_windows_unsure") is not None:
+            parts.append(f"{u['out_of_set_windows_unsure']:.0%} of out-of-set windows "
+                         f"({u['out_of_set_clips_mostly_unsure']}/{u['out_of_set_clips']} out-of-set clips mostly unsure)")
+        if parts:
+            con.print("unsure: " + ", ".join(parts))

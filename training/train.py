@@ -29,7 +29,7 @@ from edge.schema import PoseSequence
 from training import datasets
 from training.augment import EVAL_CAMERA, AugmentConfig
 from training.windows import (
-    Folds, WindowSet, group_counts, make_folds, remove_shared_motion, split_labels,
+    Folds, WindowSet, group_counts, make_folds, split_labels,
     training_windows,
 )
 
@@ -85,7 +85,6 @@ def load_dataset(root: str | Path, sources: Sequence[str] = DEFAULT_SOURCES, min
     seqs = datasets.load_all(root, tuple(sources), progress=progress)
     if not seqs:
         raise ValueError(f"{root}: no clips found; point --data at a folder laid out like ../shared/data")
-    seqs = remove_shared_motion(seqs)
     labels, inset, outset = split_labels(seqs, min_groups)
     if len(labels) < 2:
         raise ValueError(
@@ -293,6 +292,7 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
         fitted = fit_paper_model(train_seqs, ds.labels, cfg, progress)
         save_keras(fitted.model, out)
         card.update(preprocessing="paper-clip", model_config=fitted.model_config, history=fitted.history,
+                    params=int(fitted.model.count_params()),
                     input={"shape": [1, 130, 1], "dtype": "float32"}, eval_camera=asdict(EVAL_CAMERA))
     else:
         fitted = fit_window_model(train_seqs, ds.labels, cfg, progress)

@@ -114,12 +114,19 @@ def load(ref: ClipRef) -> PoseSequence:
 
 
 def load_all(
-    root: str | Path, sources: Optional[tuple[str, ...]] = None, progress: bool = False
+    root: str | Path, sources: Optional[tuple[str, ...]] = None, progress: bool = False,
+    independent: bool = True,
 ) -> list[PoseSequence]:
-    """Load every clip under ``root`` (with a progress bar when asked)."""
+    """Load every clip under ``root`` (with a progress bar when asked).
+
+    With ``independent`` (the default, used by training, evaluation and conversion alike),
+    motion that several clips share is removed or their groups merged
+    (:func:`training.windows.remove_shared_motion`), so every consumer sees the same clips.
+    """
     refs = discover(root, sources)
     if not progress:
-        return [load(r) for r in refs]
+        out = [load(r) for r in refs]
+        return _independent(out) if independent else out
     from edge._optional import require
 
     tqdm = require("tqdm", "train").tqdm
@@ -130,4 +137,10 @@ def load_all(
         for r in refs:
             out.append(load(r))
             bar.update(1)
-    return out
+    return _independent(out) if independent else out
+
+
+def _independent(seqs: list[PoseSequence]) -> list[PoseSequence]:
+    from training.windows import remove_shared_motion
+
+    return remove_shared_motion(seqs)

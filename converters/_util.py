@@ -7,6 +7,7 @@ import io
 import os
 import sys
 import tempfile
+
 from pathlib import Path
 from typing import Iterator
 
@@ -56,7 +57,7 @@ def captured_output() -> Iterator[Captured]:
 def temp_path_beside(out: Path) -> Path:
     """A fresh hidden temporary path in ``out``'s folder with ``out``'s suffix."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    from training.card import readable_by_all
+    from edge.files import readable_by_all
 
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{out.suffix}", dir=out.parent)
     os.close(fd)
@@ -64,16 +65,3 @@ def temp_path_beside(out: Path) -> Path:
     return Path(tmp)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename into place."""
-    tmp = temp_path_beside(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise

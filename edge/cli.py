@@ -51,5 +51,9 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+from edge.catalog_cli import catalog as _catalog  # noqa: E402  (a light device command)
+
+main.add_command(_catalog)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

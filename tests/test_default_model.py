@@ -5,8 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import numpy as np
-import pytest
 
 from edge.assets import default_model_path
 from edge.features import FeatureSpec

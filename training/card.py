@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from edge.files import atomic_write_text  # noqa: F401  (re-exported for training and converters)
 
 CARD_FORMAT = "edgerec-model-card"
 CARD_VERSION = 1
@@ -23,31 +23,6 @@ def card_path(model_path: str | Path) -> Path:
     """``model.keras`` -> ``model.card.json``."""
     p = Path(model_path)
     return p.with_name(p.stem + ".card.json")
-
-
-def readable_by_all(path: str | Path) -> None:
-    """Give a ``mkstemp`` file (created 0600) the permissions a normal file would get."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    readable_by_all(tmp)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_card(model_path: str | Path, card: dict[str, Any]) -> Path:

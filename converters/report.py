@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence
 
 from edge.formats import FORMATS
 from training.card import atomic_write_text
+from training.report import fmt_number
 
 ARCHS = ("edge", "paper")
 
@@ -106,13 +107,6 @@ def run_export_report(data_dir: str | Path, out_dir: str | Path, work_dir: str |
     return write_markdown(report, out)
 
 
-def _f(x: Any, nd: int = 3) -> str:
-    try:
-        return f"{float(x):.{nd}f}"
-    except (TypeError, ValueError):
-        return "n/a"
-
-
 def write_markdown(report: dict, out: Path) -> Path:
     lines = [
         "# Export formats: size, agreement with Keras, held-out accuracy",
@@ -133,14 +127,14 @@ def write_markdown(report: dict, out: Path) -> Path:
     ]
     for arch, info in report["models"].items():
         lines.append(f"| {arch} ({info['params']:,} params) | Keras (.keras) | {info['keras_size_bytes'] / 1024:.0f} KiB "
-                     f"| - | - | - | {_f(info['window_macro_f1'])} | {_f(info['clip_macro_f1'])} | "
-                     f"{_f(info['ood_unsure'], 2)} |")
+                     f"| - | - | - | {fmt_number(info['window_macro_f1'])} | {fmt_number(info['clip_macro_f1'])} | "
+                     f"{fmt_number(info['ood_unsure'], 2)} |")
         for r in (r for r in report["rows"] if r["model"] == arch):
             agreement = f"{100 * r['agreement']:.2f}%" if r["agreement"] is not None else "n/a"
             lines.append(
-                f"| {arch} | {r['format']} | {r['size_bytes'] / 1024:.0f} KiB | {_f(r['max_abs_diff'], 4)} | "
-                f"{agreement} | {'yes' if r['passed'] else '**no**'} | {_f(r['window_macro_f1'])} | "
-                f"{_f(r['clip_macro_f1'])} | {_f(r['ood_unsure'], 2)} |")
+                f"| {arch} | {r['format']} | {r['size_bytes'] / 1024:.0f} KiB | {fmt_number(r['max_abs_diff'], 4)} | "
+                f"{agreement} | {'yes' if r['passed'] else '**no**'} | {fmt_number(r['window_macro_f1'])} | "
+                f"{fmt_number(r['clip_macro_f1'])} | {fmt_number(r['ood_unsure'], 2)} |")
     edge_rows = {r["format"]: r for r in report["rows"] if r["model"] == "edge"}
     if "tflite-int8" in edge_rows and "tflite-float32" in edge_rows and edge_rows["tflite-int8"]["window_macro_f1"] is not None:
         d = 100 * (edge_rows["tflite-int8"]["window_macro_f1"] - edge_rows["tflite-float32"]["window_macro_f1"])

@@ -3,8 +3,8 @@
 ``edgerec catalog build MUSIC_DIR --out CATALOG.json`` scans a folder for audio, estimates
 every song's tempo and writes the catalogue atomically. Styles come from ``--style TAG`` (all
 songs) or, with ``--labels-from-dataset``, from Music-to-Dance folder names
-``DANCE_<C|R|W|T>_<n>`` (:data:`DATASET_STYLE_LETTERS`, the dataset's documented naming;
-repeated here because ``edge`` imports nothing from ``training``). ``--from-package NAME``
+``DANCE_<C|R|W|T>_<n>`` (:func:`edge.schema.music2dance_style`, shared with the training
+loader). ``--from-package NAME``
 builds from an installed music package instead (e.g. ``immich-memories-music``): its files
 stay in the package, the catalogue refers to them, the licence comes from the package's
 metadata and BPMs from its track list where it has one.
@@ -22,18 +22,16 @@ from pathlib import Path
 import click
 
 from edge import recommend as rec
-
-#: Music-to-Dance folder-name letter -> style (Tang et al. 2018: DANCE_C_1 is cha-cha, ...).
-DATASET_STYLE_LETTERS = {"C": "cha-cha", "R": "rumba", "W": "waltz", "T": "tango"}
+from edge.schema import music2dance_style
 _BPM_LINE = re.compile(r"(\S+\.(?:opus|ogg|wav|flac|mp3))\s+(\d+(?:\.\d+)?)\s*bpm", re.I)
 
 
 def dataset_style(path: Path) -> str | None:
     """The style of a song from the Music-to-Dance folder it sits in, else ``None``."""
     for part in reversed(path.parts[:-1]):
-        bits = part.split("_")
-        if len(bits) >= 2 and bits[0].upper() == "DANCE" and bits[1].upper() in DATASET_STYLE_LETTERS:
-            return DATASET_STYLE_LETTERS[bits[1].upper()]
+        style = music2dance_style(part)
+        if style is not None:
+            return style
     return None
 
 

@@ -116,6 +116,20 @@ class PoseSequence:
         return self.mask.any(axis=0)
 
 
+#: Music-to-Dance folder-name letter -> style (Tang et al. 2018: ``DANCE_C_1`` is cha-cha).
+#: Kept here, on the device side, because both the training loader and ``edgerec catalog
+#: build --labels-from-dataset`` read styles from these folder names.
+MUSIC2DANCE_STYLE_LETTERS = {"C": "cha-cha", "R": "rumba", "W": "waltz", "T": "tango"}
+
+
+def music2dance_style(folder_name: str) -> Optional[str]:
+    """The style a ``DANCE_<C|R|W|T>_<n>`` folder name encodes, else ``None``."""
+    parts = folder_name.split("_")
+    if len(parts) >= 2 and parts[0].upper() == "DANCE":
+        return MUSIC2DANCE_STYLE_LETTERS.get(parts[1].upper())
+    return None
+
+
 def uniform_times(num_frames: int, fps: float) -> np.ndarray:
     """Timestamps of ``num_frames`` frames at a constant ``fps``, starting at 0."""
     return np.arange(num_frames, dtype=np.float64) / float(fps)

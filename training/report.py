@@ -16,7 +16,8 @@ ARCH_NOTES = {
 }
 
 
-def _f(x: Any, nd: int = 3) -> str:
+def fmt_number(x: Any, nd: int = 3) -> str:
+    """A number with ``nd`` decimals, or 'n/a' for None and non-numbers."""
     try:
         return f"{float(x):.{nd}f}"
     except (TypeError, ValueError):
@@ -86,9 +87,9 @@ def write_markdown(rep: dict, out_dir: Path) -> Path:
     for arch, r in rep["results"].items():
         w = r.get("window")
         lines.append(
-            f"| {arch} ({ARCH_NOTES.get(arch, '')}) | {_f(r['clip']['macro_f1'])} "
-            f"[{_f(r['clip_ci95'][0], 2)}, {_f(r['clip_ci95'][1], 2)}] | {_f(r['clip']['accuracy'])} | "
-            + (f"{_f(w['macro_f1'])} [{_f(r['window_ci95'][0], 2)}, {_f(r['window_ci95'][1], 2)}] | {_f(w['accuracy'])} |"
+            f"| {arch} ({ARCH_NOTES.get(arch, '')}) | {fmt_number(r['clip']['macro_f1'])} "
+            f"[{fmt_number(r['clip_ci95'][0], 2)}, {fmt_number(r['clip_ci95'][1], 2)}] | {fmt_number(r['clip']['accuracy'])} | "
+            + (f"{fmt_number(w['macro_f1'])} [{fmt_number(r['window_ci95'][0], 2)}, {fmt_number(r['window_ci95'][1], 2)}] | {fmt_number(w['accuracy'])} |"
                if w else "(clip model) | |")
         )
     plot = _plot(rep, out_dir)
@@ -97,7 +98,7 @@ def write_markdown(rep: dict, out_dir: Path) -> Path:
     lines += ["", "### Per-class recall (clips)", "", "| model | " + " | ".join(labels) + " |",
               "|---|" + "---|" * len(labels)]
     for arch, r in rep["results"].items():
-        lines.append(f"| {arch} | " + " | ".join(_f(r["clip"]["per_class"][lab]["recall"], 2) for lab in labels) + " |")
+        lines.append(f"| {arch} | " + " | ".join(fmt_number(r["clip"]["per_class"][lab]["recall"], 2) for lab in labels) + " |")
     if "edge" in rep["results"]:
         cm = rep["results"]["edge"].get("window", rep["results"]["edge"]["clip"])["confusion"]
         lines += ["", "### edge model, window confusion matrix (rows = truth)", "",
@@ -114,18 +115,18 @@ def write_markdown(rep: dict, out_dir: Path) -> Path:
             "",
             "| frame rate | clip macro-F1 | window macro-F1 | non-waltz clips called waltz |",
             "|---|---|---|---|",
-            f"| original | {_f(rep['results']['edge']['clip']['macro_f1'])} | "
-            f"{_f(rep['results']['edge']['window']['macro_f1'])} | {_f(exp['original_waltz_share'], 2)} |",
+            f"| original | {fmt_number(rep['results']['edge']['clip']['macro_f1'])} | "
+            f"{fmt_number(rep['results']['edge']['window']['macro_f1'])} | {fmt_number(exp['original_waltz_share'], 2)} |",
         ]
         for f, r in exp["decimated"].items():
-            lines.append(f"| {f} fps | {_f(r['clip']['macro_f1'])} | {_f(r.get('window', {}).get('macro_f1'))} | "
-                         f"{_f(exp['decimated_waltz_share'][f], 2)} |")
+            lines.append(f"| {f} fps | {fmt_number(r['clip']['macro_f1'])} | {fmt_number(r.get('window', {}).get('macro_f1'))} | "
+                         f"{fmt_number(exp['decimated_waltz_share'][f], 2)} |")
         auc = exp.get("spectral_auc_2_2.5hz_waltz_vs_rest")
         if auc is not None:
             direction = "less" if auc < 0.5 else "more"
             lines += ["", "The cue is still in the data after our chain: the share of joint-speed energy in 2-2.5 Hz "
-                      f"separates waltz windows from the rest with AUC {_f(auc, 2)} (waltz has {direction} energy "
-                      f"there; {_f(max(auc, 1 - auc), 2)} either way, 0.5 = no information). The model does not "
+                      f"separates waltz windows from the rest with AUC {fmt_number(auc, 2)} (waltz has {direction} energy "
+                      f"there; {fmt_number(max(auc, 1 - auc), 2)} either way, 0.5 = no information). The model does not "
                       "use it: decimating the other styles to waltz's rate removes their high band too, and "
                       "none of them turns into waltz."]
     if exp.get("timing"):
@@ -136,10 +137,10 @@ def write_markdown(rep: dict, out_dir: Path) -> Path:
             "says), then scored on the same test fold, read wrongly and read correctly:",
             "",
             "| test data | clip macro-F1 | waltz recall |", "|---|---|---|",
-            f"| mis-timed like training | {_f(t['mis_timed_model_on_mis_timed_test']['clip_macro_f1'])} | "
-            f"{_f(t['mis_timed_model_on_mis_timed_test']['waltz_recall'], 2)} |",
-            f"| correctly timed | {_f(t['mis_timed_model_on_correctly_timed_test']['clip_macro_f1'])} | "
-            f"{_f(t['mis_timed_model_on_correctly_timed_test']['waltz_recall'], 2)} |",
+            f"| mis-timed like training | {fmt_number(t['mis_timed_model_on_mis_timed_test']['clip_macro_f1'])} | "
+            f"{fmt_number(t['mis_timed_model_on_mis_timed_test']['waltz_recall'], 2)} |",
+            f"| correctly timed | {fmt_number(t['mis_timed_model_on_correctly_timed_test']['clip_macro_f1'])} | "
+            f"{fmt_number(t['mis_timed_model_on_correctly_timed_test']['waltz_recall'], 2)} |",
             "",
             "Cross-validation inside a timing error cannot see it; `tests/test_timing.py` checks the loader's "
             "frame rates against the music's own tempo instead.",
@@ -153,9 +154,9 @@ def write_markdown(rep: dict, out_dir: Path) -> Path:
                   "|---|---|---|---|"]
         for o, ins in zip(exp["ood"], exp.get("inset_unsure", [])):
             u = o["unsure"] or {}
-            lines.append(f"| {o['fold']} | {_f(u.get('out_of_set_windows_unsure'), 2)} | "
-                         f"{_f(u.get('out_of_set_windows_confident_wrong'), 2)} | "
-                         f"{_f(ins.get('in_set_windows_unsure'), 2)} |")
+            lines.append(f"| {o['fold']} | {fmt_number(u.get('out_of_set_windows_unsure'), 2)} | "
+                         f"{fmt_number(u.get('out_of_set_windows_confident_wrong'), 2)} | "
+                         f"{fmt_number(ins.get('in_set_windows_unsure'), 2)} |")
     lines.append("")
     path = out_dir / "report.md"
     atomic_write_text(path, "\n".join(lines))

@@ -21,13 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, music2dance_style, uniform_times
 
 NOMINAL_FPS = 25.0
 #: A clip whose frames-per-span-second is below this is too sparse to be 25 fps.
 SPAN_RATE_LIMIT = 12.0
-#: Style letter in the folder name -> label.
-STYLE_LETTERS = {"C": "cha-cha", "R": "rumba", "W": "waltz", "T": "tango"}
 #: Music-to-Dance joint index -> MediaPipe landmark name. The two head markers sit on the
 #: sides of the head, so they stand in for the ears; 6/15 are hand markers (index finger).
 JOINT_MAP = {
@@ -47,9 +45,9 @@ def is_clip_dir(path: Path) -> bool:
 
 
 def label_for(folder: Path) -> str:
-    parts = folder.name.split("_")
-    if len(parts) >= 2 and parts[0].upper() == "DANCE" and parts[1].upper() in STYLE_LETTERS:
-        return STYLE_LETTERS[parts[1].upper()]
+    style = music2dance_style(folder.name)
+    if style is not None:
+        return style
     raise ValueError(
         f"{folder}: folder name must look like DANCE_<C|R|W|T>_<n> to give the style"
     )

@@ -142,3 +142,63 @@ def info(catalog_path: Path) -> None:
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     click.echo(f"{len(cat)} songs in {catalog_path}")
+
+
+# --------------------------------------------------------------------------------------
+# The runtime's default catalogue: the shipped songs, plus the dataset's when present
+# --------------------------------------------------------------------------------------
+
+#: Licence note recorded for the Music-to-Dance songs (used locally, never redistributed).
+DATASET_LICENCE = "Music-to-Dance (research use; see the data README)"
+
+
+def dataset_catalog(music_dir: Path, show_progress: bool = True) -> rec.Catalog:
+    """The Music-to-Dance songs with their styles, analysed once and cached.
+
+    The cache key is the folder's path and every audio file's size and modification time,
+    so a changed dataset is re-analysed. The cache lives in :func:`edge.paths.cache_dir`.
+    """
+    import hashlib
+
+    from edge.paths import cache_dir
+
+    files = rec.find_audio_files(music_dir)
+    if not files:
+        raise ValueError(f"{music_dir}: no audio files found")
+    h = hashlib.sha256(str(music_dir.resolve()).encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f}:{st.st_size}:{int(st.st_mtime)}".encode())
+    out = cache_dir("catalogs") / f"music2dance-{h.hexdigest()[:16]}.json"
+    if out.is_file():
+        try:
+            return rec.load_catalog(out)
+        except ValueError:
+            pass  # a damaged cache is rebuilt below
+    out.parent.mkdir(parents=True, exist_ok=True)
+    jobs = _folder_jobs(music_dir, out, None, True, DATASET_LICENCE, "music2dance")
+    cat = rec.build_catalog(jobs, show_progress=show_progress)
+    rec.save_catalog(cat, out)
+    return rec.load_catalog(out)
+
+
+def runtime_catalog(path: Path | None = None, with_dataset: bool = True,
+                    show_progress: bool = True) -> rec.Catalog:
+    """The catalogue ``edgerec run`` ranks: ``path`` if given, else the shipped catalogue
+    merged with the Music-to-Dance songs when the shared data is there."""
+    if path is not None:
+        return rec.load_catalog(path)
+    base = rec.load_default_catalog()
+    if not with_dataset:
+        return base
+    from edge.paths import data_root
+    from edge.runtime import merge_catalogs
+
+    music = data_root() / "music2dance"
+    if not music.is_dir():
+        return base
+    try:
+        extra = dataset_catalog(music, show_progress)
+    except (ValueError, OSError, ImportError):
+        return base
+    return merge_catalogs(base, extra)

@@ -53,7 +53,12 @@ def main() -> None:
 
 from edge.catalog_cli import catalog as _catalog  # noqa: E402  (a light device command)
 
+from edge.run_cli import demo as _demo, pose_group as _pose, run as _run  # noqa: E402
+
 main.add_command(_catalog)
+main.add_command(_run)
+main.add_command(_demo)
+main.add_command(_pose)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

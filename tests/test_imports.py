@@ -33,8 +33,20 @@ def _probe(args: list[list[str]]) -> str:
 
 def test_edge_and_cli_help_load_no_tensorflow():
     heavy = _probe([["--help"], ["data", "--help"], ["train", "--help"], ["evaluate", "--help"],
-                    ["crossval", "--help"], ["convert", "--help"]])
+                    ["crossval", "--help"], ["convert", "--help"], ["run", "--help"], ["demo", "--help"],
+                    ["pose", "--help"], ["pose", "info"]])
     assert heavy == "", f"heavy modules imported: {heavy}"
+
+
+def test_a_whole_run_loads_no_tensorflow_or_mediapipe(data_root):
+    """Running the pipeline itself (recorded landmarks through model and recommender) stays lean."""
+    poses = data_root / "videos" / "macarena_mediapipe33.npy"
+    code = PROBE.replace("{heavy!r}", repr(HEAVY + ("mediapipe", "jax")))
+    code = code.format(args=repr(("run", "--poses", str(poses), "--json", "-q", "--no-dataset-songs")) + ",")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    heavy = next(l for l in out.stdout.splitlines() if l.startswith("HEAVY:"))[len("HEAVY:"):]
+    assert heavy == "", f"heavy modules imported by a run: {heavy}"
 
 
 def test_edge_imports_nothing_of_ours_above_it():

@@ -1,0 +1,235 @@
+"""The streaming runtime: smoothing, states, gaps, upper-body views, and the JSON lines.
+
+Everything here runs from recorded landmarks (``--poses``) or synthetic frames, so no pose
+model and no camera are needed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edge.assets import default_model_path
+from edge.pose.base import PoseResult
+from edge.recommend import load_default_catalog
+from edge.runtime import STAGES, STATES, Runtime, RuntimeConfig, StyleModel
+from edge.smoothing import OneEuroFilter, StyleSmoother
+from edge.sources import Frame, PoseFileSource
+
+LEGS = [25, 26, 27, 28, 29, 30, 31, 32]
+
+
+# ------------------------------------------------------------------ JSON line schema
+
+UPDATE_KEYS = {
+    "type": str, "schema": int, "t": float, "frame": int, "state": str, "style": (str, type(None)),
+    "confidence": (float, type(None)), "probs": (dict, type(None)), "window_probs": (dict, type(None)),
+    "unsure": bool, "distance": (float, type(None)), "valid": (float, int), "view": (str, type(None)),
+    "window_end": (float, type(None)), "movement_bpm": (float, type(None)), "recommendations": list,
+    "latency_ms": dict, "fps": (float, int), "dropped": int,
+}
+REC_KEYS = {"id", "title", "style", "bpm", "mood", "source", "licence", "score", "style_fit", "tempo_fit", "why"}
+
+
+def check_updates(lines: list[dict], labels: list[str]) -> list[dict]:
+    """Assert the documented schema on every update line; returns the updates."""
+    updates = [d for d in lines if d["type"] == "update"]
+    assert updates, "no update lines"
+    last_t = -math.inf
+    for u in updates:
+        assert set(u) == set(UPDATE_KEYS), set(u) ^ set(UPDATE_KEYS)
+        for k, types in UPDATE_KEYS.items():
+            assert isinstance(u[k], types) or (types is float and isinstance(u[k], int)), (k, u[k])
+        assert u["schema"] == 1 and u["state"] in STATES
+        assert u["t"] > last_t, "update times must increase"
+        last_t = u["t"]
+        assert set(u["latency_ms"]) == set(STAGES) and all(v >= 0 for v in u["latency_ms"].values())
+        if u["state"] in ("style", "unsure"):
+            assert set(u["probs"]) == set(labels)
+            assert abs(sum(u["probs"].values()) - 1) < 1e-3
+            assert abs(sum(u["window_probs"].values()) - 1) < 1e-3
+            assert u["recommendations"], "a decided update must recommend songs"
+            for r in u["recommendations"]:
+                assert set(r) == REC_KEYS and r["why"]
+            assert u["view"] in ("full", "upper")
+        else:
+            assert u["probs"] is None and u["recommendations"] == []
+        if u["state"] == "style":
+            assert u["style"] in labels and 0 < u["confidence"] <= 1
+        else:
+            assert u["style"] is None
+    return updates
+
+
+# ------------------------------------------------------------------ smoothing
+
+
+def test_one_euro_removes_jitter_at_rest_and_follows_motion():
+    rng = np.random.default_rng(0)
+    f = OneEuroFilter()
+    t = np.arange(300) / 30
+    still = 0.5 + 0.003 * rng.standard_normal(300)
+    out = np.array([f(np.array([x]), ti)[0] for x, ti in zip(still, t)])
+    assert np.std(out[30:]) < 0.4 * np.std(still[30:])
+    f.reset()
+    ramp = 0.8 * t  # a fast, steady move: the filter must not lag far behind
+    out = np.array([f(np.array([x]), ti)[0] for x, ti in zip(ramp, t)])
+    assert np.max(np.abs(out[60:] - ramp[60:])) < 0.05
+    f.reset()
+    vals = f(np.array([1.0, np.nan]), 0.0), f(np.array([2.0, 3.0]), 1 / 30)
+    assert np.isfinite(vals[1]).all() and vals[1][1] == 3.0  # a landmark that appears restarts
+
+
+def test_style_smoother_does_not_flicker_and_follows_a_real_change():
+    labels = ["a", "b", "c"]
+    s = StyleSmoother(labels, alpha=0.5, margin=0.1, hold=2)
+    pa, pb = np.array([0.6, 0.35, 0.05]), np.array([0.35, 0.6, 0.05])
+    shown = [s.update(p, False)[1] for p in [pa, pb, pa, pb, pa, pb]]
+    assert set(shown) == {"a"}, shown  # alternating windows never switch the shown style
+    shown = [s.update(np.array([0.05, 0.9, 0.05]), False)[1] for _ in range(4)]
+    assert shown[-1] == "b" and shown[0] == "a"  # a sustained change wins after the hold
+    shown = [s.update(np.array([0.05, 0.9, 0.05]), True)[1] for _ in range(4)]
+    assert shown[-1] is None  # sustained unsure windows turn into "unsure"
+    probs, _ = s.update(pa, False)
+    assert abs(probs.sum() - 1) < 1e-9
+
+
+# ------------------------------------------------------------------ the runtime
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = StyleModel(default_model_path())
+    yield m
+    m.close()
+
+
+def _frames(landmarks: np.ndarray, fps: float, size=(640, 480), mask=None):
+    for i, row in enumerate(landmarks):
+        found = mask is None or mask[i]
+        yield Frame(i, i / fps, None, size, 0.0, PoseResult(row.copy() if found else None))
+
+
+@pytest.fixture(scope="module")
+def macarena(data_root):
+    return np.load(data_root / "videos" / "macarena_mediapipe33.npy")
+
+
+def test_no_dancer_is_never_classified(model):
+    rt = Runtime(model, load_default_catalog())
+    updates = [u for f in _frames(np.full((300, 33, 4), np.nan, np.float32), 30, mask=np.zeros(300, bool))
+               if (u := rt.process(f))]
+    assert updates and {u.state for u in updates} == {"no_dancer"}
+    assert all(u.probs is None and not u.recommendations for u in updates)
+    assert rt.stats.per_update["classify"] == []
+
+
+def test_short_gaps_are_bridged_and_long_gaps_reset(model, macarena):
+    lm = np.tile(macarena[:240], (2, 1, 1))  # 16 s at 30 fps
+    short = np.ones(len(lm), bool)
+    short[200:209] = False  # 0.3 s without a pose
+    rt = Runtime(model, load_default_catalog())
+    ups = [u for f in _frames(lm, 30, mask=short) if (u := rt.process(f))]
+    assert rt.stats.resets == 0
+    assert [u.state for u in ups if u.t > 8].count("no_dancer") == 0
+
+    long_gap = np.ones(len(lm), bool)
+    long_gap[200:320] = False  # 4 s without a pose
+    rt = Runtime(model, load_default_catalog())
+    ups = [u for f in _frames(lm, 30, mask=long_gap) if (u := rt.process(f))]
+    assert rt.stats.resets == 1
+    states = {round(u.t, 1): u.state for u in ups}
+    assert states[10.0] == "no_dancer"  # inside the gap: nothing classified
+    after = [u.state for u in ups if 10.7 < u.t < 10.7 + 5]
+    assert after and set(after) == {"warming_up"}  # the window refills before a new decision
+
+
+def test_upper_body_views_are_classified_and_reported(model, macarena):
+    lm = macarena.copy()
+    lm[:, LEGS, 3] = 0.0  # legs out of frame
+    rt = Runtime(model, load_default_catalog())
+    ups = [u for f in _frames(lm, 30) if (u := rt.process(f))]
+    decided = [u for u in ups if u.state in ("style", "unsure")]
+    assert decided and {u.view for u in decided} == {"upper"}
+
+
+def test_frame_rate_does_not_change_the_decision(model, data_root):
+    """The same dance at 30 fps and decimated to 10 fps gives nearly the same probabilities."""
+    lm = np.load(data_root / "videos" / "gangnam_style_mediapipe33.npy")
+    out = []
+    for step in (1, 3):
+        rt = Runtime(model, load_default_catalog(), config=RuntimeConfig(hop_seconds=1.0))
+        ups = [u for f in _frames(lm[::step], 30 / step, size=(320, 240)) if (u := rt.process(f))]
+        out.append({round(u.t): u.window_probs for u in ups if u.window_probs})
+    common = sorted(set(out[0]) & set(out[1]))
+    assert len(common) >= 3
+    diffs = [max(abs(out[0][t][k] - out[1][t][k]) for k in out[0][t]) for t in common]
+    assert np.median(diffs) < 0.15, diffs
+
+
+def test_a_paper_clip_model_is_refused(tmp_path):
+    from converters.tflite import embed_card
+    from edge.metadata import read_card
+    from edge.runtime import ModelError
+
+    card = read_card(default_model_path())
+    card["preprocessing"] = "paper-clip"
+    path = tmp_path / "clip.tflite"
+    path.write_bytes(embed_card(default_model_path().read_bytes(), card))
+    with pytest.raises(ModelError, match="classifies whole clips"):
+        StyleModel(path)
+
+
+# ------------------------------------------------------------------ the command, on recorded landmarks
+
+
+def _run(args: list[str]):
+    from edge.cli import main
+
+    return CliRunner().invoke(main, ["run", *args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("name", ["gangnam_style", "macarena", "ballet", "belly_dancing"])
+def test_run_poses_json_lines(data_root, name):
+    res = _run(["--poses", str(data_root / "videos" / f"{name}_mediapipe33.npy"), "--json", "-q",
+                "--no-dataset-songs"])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(l) for l in res.stdout.splitlines() if l.strip()]
+    assert lines[-1]["type"] == "summary"
+    updates = check_updates(lines[:-1], lines[-1]["labels"])
+    s = lines[-1]
+    assert s["frames"] == len(np.load(data_root / "videos" / f"{name}_mediapipe33.npy"))
+    assert s["updates"] == len(updates) and sum(s["states"].values()) == len(updates)
+    if name != "belly_dancing":  # too few frames with a pose there to fill a window
+        assert any(u["state"] in ("style", "unsure") for u in updates)
+
+
+def test_run_poses_without_a_video_needs_fps_and_size(tmp_path, data_root):
+    src = np.load(data_root / "videos" / "macarena_mediapipe33.npy")
+    path = tmp_path / "dance.npy"
+    np.save(path, src[:200])
+    res = _run(["--poses", str(path), "-q", "--no-dataset-songs"])
+    assert res.exit_code != 0 and "pass --fps and --size WxH" in res.output
+    res = _run(["--poses", str(path), "--fps", "30", "--size", "640x480", "--json", "-q", "--no-dataset-songs"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout.splitlines()[-1])["frames"] == 200
+
+
+def test_save_from_poses_writes_a_playable_video(tmp_path, data_root):
+    import cv2
+
+    out = tmp_path / "annotated.mp4"
+    res = _run(["--poses", str(data_root / "videos" / "macarena_mediapipe33.npy"), "--save", str(out),
+                "--max-frames", "90", "-q", "--no-dataset-songs"])
+    assert res.exit_code == 0, res.output
+    cap = cv2.VideoCapture(str(out))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 90
+    assert not list(tmp_path.glob(".annotated*")), "the temporary file must be renamed away"

@@ -99,16 +99,25 @@ def draw(image: np.ndarray, pose: Optional[PoseResult], update: Optional[dict[st
     return out
 
 
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov")
+
+
+def check_save_path(path: str | os.PathLike) -> Path:
+    """Refuse a ``--save`` target that cannot work, before any frame is processed."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"{path}: --save needs a video file name ending in .mp4 (or .avi/.mkv/.mov)")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path.parent}: folder for --save does not exist; create it first")
+    return path
+
+
 class AnnotatedWriter:
     """An MP4 writer that only ever leaves a complete file at ``path`` (temp file + rename)."""
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]):
         cv2 = require("cv2", "edge", "opencv-python-headless")
-        self.path = Path(path)
-        if self.path.suffix.lower() not in (".mp4", ".avi", ".mkv", ".mov"):
-            raise ValueError(f"{self.path}: --save needs a video file name ending in .mp4 (or .avi/.mkv/.mov)")
-        if not self.path.parent.exists():
-            raise ValueError(f"{self.path.parent}: folder for --save does not exist; create it first")
+        self.path = check_save_path(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent)
         os.close(fd)
         self.tmp = Path(tmp)

@@ -104,7 +104,7 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
     ``emit`` receives the per-update output (text or JSON lines), ``log`` the messages for a
     person. Raises :class:`RunError` with a one-line message for anything a user can fix.
     """
-    from edge.annotate import AnnotatedWriter, blank_frame, draw
+    from edge.annotate import AnnotatedWriter, blank_frame, check_save_path, draw
     from edge.assets import default_model_path
     from edge.catalog_cli import runtime_catalog
     from edge.runtime import ModelError, Runtime, RuntimeConfig, StyleModel
@@ -112,6 +112,11 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
 
     if opts.threads < 1:
         raise RunError(f"--threads must be at least 1, got {opts.threads}")
+    if opts.save:
+        try:
+            check_save_path(opts.save)
+        except ValueError as exc:
+            raise RunError(str(exc)) from None
     try:
         config = RuntimeConfig(hop_seconds=opts.every, top_k=opts.top, smooth_landmarks=opts.smooth)
     except ValueError as exc:

@@ -216,6 +216,7 @@ class Runtime:
         self._present_since: Optional[float] = None
         self._next_update: Optional[float] = None
         self._since_update: dict[str, list[float]] = {"capture": [], "pose": []}
+        self._bpm_history: deque[float] = deque(maxlen=5)
         self._wall: deque[float] = deque()
         self.stats = _Stats()
         self.last_update: Optional[Update] = None
@@ -304,6 +305,7 @@ class Runtime:
         self._ok.clear()
         self.landmark_filter.reset()
         self.smoother.reset()
+        self._bpm_history.clear()
         self._last_pose_t = None
         self._present_since = None
         if self.pose is not None:
@@ -356,8 +358,7 @@ class Runtime:
                 state = "unsure"
             else:
                 state, style, confidence = "style", shown, float(probs[shown])
-            tempo = movement_tempo(self._track(since=t - cfg.tempo_seconds))
-            bpm = tempo.bpm if math.isfinite(tempo.bpm) and tempo.confidence > 0 else float("nan")
+            bpm = self._movement_bpm(t)
             recs = tuple(recommend(smoothed, bpm, self.catalog, cfg.top_k, labels, unsure=state == "unsure"))
             lat["recommend"] = (time.perf_counter() - t2) * 1e3
         elif seen_recently and self._present_since is not None and \
@@ -380,6 +381,19 @@ class Runtime:
                         window_end=window_end if probs is not None else None)
         self.last_update = update
         return update
+
+    def _movement_bpm(self, t: float) -> float:
+        """The dancer's tempo: the median of the last few estimates, each folded to the octave
+        nearest the running value, since the periodicity estimate hops between a step and
+        a stride (and half or double tempo ranks songs the same way anyway)."""
+        tempo = movement_tempo(self._track(since=t - self.config.tempo_seconds))
+        if math.isfinite(tempo.bpm) and tempo.confidence > 0:
+            b = float(tempo.bpm)
+            if self._bpm_history:
+                ref = float(np.median(self._bpm_history))
+                b = min((b * f for f in (0.5, 1.0, 2.0)), key=lambda c: abs(math.log2(c / ref)))
+            self._bpm_history.append(b)
+        return float(np.median(self._bpm_history)) if self._bpm_history else float("nan")
 
     # ------------------------------------------------------------------ the end
 

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# The main job for now: set up, show the data, train the edge model on a grouped split and
-# evaluate it on the whole data folder (held-out fold + out-of-set videos).
+# The main job: set up the lean device install (no TensorFlow), cache the BlazePose models,
+# and run `edgerec demo`: the camera if one exists, else a sample video, through pose, the
+# shipped default model and the default music catalogue, printing live updates and a summary.
+# Extra arguments go to `edgerec demo` (e.g. --save demo.mp4, --json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh train
-mkdir -p runs
-.venv/bin/edgerec data info
-.venv/bin/edgerec train --arch edge --out runs/edge.keras
-.venv/bin/edgerec evaluate runs/edge.keras "${EDGEREC_DATA:-../shared/data}"
+scripts/setup.sh edge
+.venv/bin/edgerec demo "$@"

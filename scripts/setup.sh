@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install edgerec with the verified, pinned versions.
+# Create .venv (if missing), install edgerec with the verified, pinned versions, and cache
+# the BlazePose models the native pose stage runs (checksum-verified, from the mediapipe
+# 0.10.14 wheel on the package index; skipped when already cached).
 # Usage: scripts/setup.sh [EXTRAS]   (default extras: dev = train + convert + tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,3 +11,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[${extras}]"
+if ! .venv/bin/edgerec pose info | grep -q "^native .*ready"; then
+  .venv/bin/edgerec pose fetch
+fi

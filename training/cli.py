@@ -57,6 +57,29 @@ def data_info(data_dir: Optional[Path], rate: float, as_json: bool) -> None:
         render_data_table(rows, root, rate)
 
 
+@data.command("export-poses")
+@click.argument("clip_id")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="landmark file to write (.npy, MediaPipe layout)")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data folder (default: $EDGEREC_DATA or ../shared/data).")
+def data_export_poses(clip_id: str, out: Path, data_dir: Optional[Path]) -> None:
+    """Write dataset clip CLIP_ID (e.g. cmu:60_01) as landmarks for `edgerec run --poses`.
+
+    3D clips are projected through the evaluation camera. The command prints the --fps and
+    --size that `edgerec run --poses` needs for the file.
+    """
+    from training.export import export_poses, find_clip
+
+    try:
+        seq = find_clip(data_dir or data_root(), clip_id)
+        path, fps, size = export_poses(seq, out)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    click.echo(f"wrote {path}: {seq.clip_id} ({seq.label}), {seq.num_frames} frames; replay with: "
+               f"edgerec run --poses {path} --fps {fps:g} --size {size[0]}x{size[1]}")
+
+
 def _arch_choice() -> click.Choice:
     from training.train import ALL_ARCHS
 

@@ -233,3 +233,30 @@ def test_save_from_poses_writes_a_playable_video(tmp_path, data_root):
         n += 1
     assert n == 90
     assert not list(tmp_path.glob(".annotated*")), "the temporary file must be renamed away"
+
+
+@pytest.mark.parametrize("clip, style", [("cmu:60_01", "salsa"), ("music2dance:DANCE_C_2", "cha-cha")])
+def test_dataset_clips_replayed_through_run_show_their_style(data_root, tmp_path, clip, style):
+    """`data export-poses` + `run --poses`: the streaming path agrees with evaluation.
+
+    These clips are in the default model's training set, so this checks the runtime's
+    plumbing (projection, resampling from 120/25 fps, smoothing, hysteresis), not how well
+    the model generalises (the cross-validation report measures that).
+    """
+    import re
+
+    from edge.cli import main
+
+    out = tmp_path / "clip.npy"
+    res = CliRunner().invoke(main, ["data", "export-poses", clip, "--out", str(out), "--data", str(data_root)])
+    assert res.exit_code == 0, res.output
+    fps, w, h = re.search(r"--fps (\S+) --size (\d+)x(\d+)", res.output).groups()
+    arr = np.load(out)
+    assert arr.shape[1:] == (33, 4) and np.nanmax(arr[..., :2]) < 1.5
+    res = _run(["--poses", str(out), "--fps", fps, "--size", f"{w}x{h}", "--json", "-q", "--max-frames",
+                str(int(float(fps) * 20))])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout.splitlines()[-1])
+    assert summary["most_shown_style"] == style and summary["style_shares"][style] > 0.8, summary["style_shares"]
+    final = summary["final"]
+    assert final["state"] == "style" and final["recommendations"]

@@ -62,8 +62,13 @@ def test_run_video_end_to_end(data_root, native_ready, tmp_path, name):
         assert summary["latency_ms"][stage]["p50"] > 0
     ref = np.load(data_root / "videos" / f"{name}_mediapipe33.npy")
     found_ref = int(np.isfinite(ref[:, 0, 0]).sum())
-    # the runtime's pose found a body in about as many frames as MediaPipe did
-    assert summary["frames_with_pose"] >= found_ref - max(3, 0.02 * n)
+    # The runtime found a body in about as many frames as MediaPipe did. Not "at least as
+    # many": the runtime gives the pose stage the frames' real timestamps (40 ms apart at
+    # 25 fps) where MediaPipe's legacy solution, which made the reference, assumes 33 ms;
+    # its landmark smoothing steers tracking, and on belly_dancing (tracking lost and found
+    # 100 times) that alone moves the count from 148 to 133 of 251 (reference 142).
+    # tests/test_pose_native.py checks the pose stage with MediaPipe's own clock.
+    assert summary["frames_with_pose"] >= 0.9 * found_ref
 
 
 def test_run_video_limits_and_hop(data_root, native_ready):

@@ -78,7 +78,8 @@ def draw(image: np.ndarray, pose: Optional[PoseResult], update: Optional[dict[st
     for i, r in enumerate((update or {}).get("recommendations", [])[:3]):
         bpm = f" {r['bpm']:.0f} BPM" if r.get("bpm") else ""
         lines.append((f"{i + 1}. {r['title']}{bpm}", _WHITE))
-    lines.append((f"{fps:.1f} FPS", _GREY))
+    pose_ms = (update or {}).get("latency_ms", {}).get("pose")
+    lines.append((f"{fps:.1f} FPS" + (f", pose {pose_ms:.0f} ms" if pose_ms else ""), _GREY))
     line_h = int(22 * scale)
     box_w = int(min(w - 8, max(cv2.getTextSize(t, font, fs, 1)[0][0] for t, _ in lines) + 16))
     box_h = line_h * len(lines) + 10

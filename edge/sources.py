@@ -150,7 +150,50 @@ class _LatestFrame:
         self._thread.join(timeout=2.0)
 
 
-class VideoSource(FrameSource):
+def _live_frames(grabber: _LatestFrame, timeout: float, source: FrameSource,
+                 quiet_timeout: bool) -> Iterator[Frame]:
+    """Frames from a capture thread, newest first, timestamps from the first frame.
+
+    ``quiet_timeout``: a device that stops delivering (unplugged camera) ends the stream
+    cleanly instead of raising.
+    """
+    index, t0 = 0, None
+    while True:
+        wait = time.perf_counter()
+        try:
+            item = grabber.get(timeout)
+        except SourceError:
+            if quiet_timeout:
+                return
+            raise
+        source.dropped = grabber.dropped
+        if item is None:
+            if grabber.error is not None and not quiet_timeout:
+                raise SourceError(f"{source.description}: reading failed ({grabber.error})")
+            return
+        image, t = item
+        t0 = t if t0 is None else t0
+        h, w = image.shape[:2]
+        yield Frame(index, t - t0, image, (w, h), (time.perf_counter() - wait) * 1e3)
+        index += 1
+
+
+class _OpenCVSource(FrameSource):
+    """An OpenCV capture, optionally read by a capture thread; ``close`` releases both."""
+
+    cap: Any = None
+    _grabber: Optional[_LatestFrame] = None
+
+    def close(self) -> None:
+        if self._grabber is not None:
+            self._grabber.stop()
+            self._grabber = None
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+
+class VideoSource(_OpenCVSource):
     """A video file, an HTTP(S) URL or a live network stream, read by OpenCV.
 
     Files give every frame in order with its media timestamp; live streams (and files with
@@ -182,20 +225,8 @@ class VideoSource(FrameSource):
         if self.live:
             pace = 1.0 / self.fps if (self.realtime and self.fps) else None
             self._grabber = _LatestFrame(self.cap.read, pace)
-            index, t0 = 0, None
-            while True:
-                wait = time.perf_counter()
-                item = self._grabber.get(self.timeout)
-                self.dropped = self._grabber.dropped
-                if item is None:
-                    if self._grabber.error is not None:
-                        raise SourceError(f"{self.target}: reading failed ({self._grabber.error})")
-                    return
-                image, t = item
-                t0 = t if t0 is None else t0
-                h, w = image.shape[:2]
-                yield Frame(index, t - t0, image, (w, h), (time.perf_counter() - wait) * 1e3)
-                index += 1
+            yield from _live_frames(self._grabber, self.timeout, self, quiet_timeout=False)
+            return
         index, last_t = 0, -1.0
         while True:
             start = time.perf_counter()
@@ -217,16 +248,8 @@ class VideoSource(FrameSource):
             yield Frame(index, t, image, (w, h), (time.perf_counter() - start) * 1e3)
             index += 1
 
-    def close(self) -> None:
-        if self._grabber is not None:
-            self._grabber.stop()
-            self._grabber = None
-        if getattr(self, "cap", None) is not None:
-            self.cap.release()
-            self.cap = None
 
-
-class CameraSource(FrameSource):
+class CameraSource(_OpenCVSource):
     """A local camera through OpenCV (index like ``0`` or a device path like ``/dev/video2``)."""
 
     live = True
@@ -257,29 +280,8 @@ class CameraSource(FrameSource):
 
     def __iter__(self) -> Iterator[Frame]:
         self._grabber = _LatestFrame(self.cap.read)
-        index, t0 = 0, None
-        while True:
-            wait = time.perf_counter()
-            try:
-                item = self._grabber.get(self.timeout)
-            except SourceError:
-                return  # unplugged or frozen: stop cleanly, the summary still prints
-            self.dropped = self._grabber.dropped
-            if item is None:
-                return
-            image, t = item
-            t0 = t if t0 is None else t0
-            h, w = image.shape[:2]
-            yield Frame(index, t - t0, image, (w, h), (time.perf_counter() - wait) * 1e3)
-            index += 1
-
-    def close(self) -> None:
-        if self._grabber is not None:
-            self._grabber.stop()
-            self._grabber = None
-        if getattr(self, "cap", None) is not None:
-            self.cap.release()
-            self.cap = None
+        # unplugged or frozen: stop cleanly, the summary still prints
+        yield from _live_frames(self._grabber, self.timeout, self, quiet_timeout=True)
 
 
 class Picamera2Source(FrameSource):
@@ -308,21 +310,7 @@ class Picamera2Source(FrameSource):
 
     def __iter__(self) -> Iterator[Frame]:
         self._grabber = _LatestFrame(self._read)
-        index, t0 = 0, None
-        while True:
-            wait = time.perf_counter()
-            try:
-                item = self._grabber.get(self.timeout)
-            except SourceError:
-                return
-            self.dropped = self._grabber.dropped
-            if item is None:
-                return
-            image, t = item
-            t0 = t if t0 is None else t0
-            h, w = image.shape[:2]
-            yield Frame(index, t - t0, image, (w, h), (time.perf_counter() - wait) * 1e3)
-            index += 1
+        yield from _live_frames(self._grabber, self.timeout, self, quiet_timeout=True)
 
     def close(self) -> None:
         if self._grabber is not None:

@@ -11,6 +11,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[${extras}]"
-if ! .venv/bin/edgerec pose info | grep -q "^native .*ready"; then
+pose_info="$(.venv/bin/edgerec pose info)"
+if ! grep -q "^native *ready" <<<"$pose_info"; then
   .venv/bin/edgerec pose fetch
 fi

@@ -239,3 +239,57 @@ def test_bad_save_target_and_show_without_display(tmp_path, data_root, monkeypat
 def test_bad_numbers():
     _fails(CliRunner().invoke(main, ["run", "--poses", "x.npy", "--threads", "0", "-q"]), "--threads")
     _fails(CliRunner().invoke(main, ["run", "--poses", "x.npy", "--every", "0", "-q"]), "hop must be positive")
+
+
+def test_video_over_http_and_realtime_pacing(data_root, native_ready):
+    """An http(s) URL is read like a file; --realtime paces a file like a camera (capture thread)."""
+    import functools
+    import http.server
+    import threading
+
+    class RangeHandler(http.server.SimpleHTTPRequestHandler):
+        """Serves byte ranges, as FFmpeg asks for an MP4's index at the end of the file."""
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            path = Path(self.translate_path(self.path))
+            data = path.read_bytes()
+            rng = self.headers.get("Range")
+            start, end = 0, len(data) - 1
+            if rng and rng.startswith("bytes="):
+                a, _, b = rng[6:].partition("-")
+                start = int(a or 0)
+                end = int(b) if b else end
+            body = data[start:end + 1]
+            self.send_response(206 if rng else 200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Length", str(len(body)))
+            if rng:
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    handler = functools.partial(RangeHandler, directory=str(data_root / "videos"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/macarena.mp4"
+        res = invoke("run", "--video", url, "--json", "-q", "--max-frames", "60", "--no-dataset-songs")
+    finally:
+        server.shutdown()
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout.splitlines()[-1])["frames"] == 60
+
+    res = invoke("run", "--video", str(data_root / "videos" / "macarena.mp4"), "--realtime", "--json", "-q",
+                 "--duration", "3", "--no-dataset-songs")
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout.splitlines()[-1])
+    # paced at 30 fps: about 3 s of wall time, and every frame is either processed or dropped
+    assert s["wall_seconds"] >= 2.5 and s["frames"] + s["dropped"] >= 85

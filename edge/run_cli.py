@@ -39,6 +39,7 @@ class RunOptions:
     dataset_songs: bool = True
     pose: str = "auto"
     threads: int = 1
+    pose_every: int = 1
     every: float = 0.5
     top: int = 3
     json_lines: bool = False
@@ -118,7 +119,8 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
         except ValueError as exc:
             raise RunError(str(exc)) from None
     try:
-        config = RuntimeConfig(hop_seconds=opts.every, top_k=opts.top, smooth_landmarks=opts.smooth)
+        config = RuntimeConfig(hop_seconds=opts.every, top_k=opts.top, smooth_landmarks=opts.smooth,
+                               pose_every=opts.pose_every)
     except ValueError as exc:
         raise RunError(str(exc)) from None
     try:
@@ -263,6 +265,8 @@ def _run_options(f: Callable) -> Callable:
         click.option("--pose", "pose", type=click.Choice(POSE_CHOICES), default="auto", show_default=True,
                      help="pose stage"),
         click.option("--threads", type=int, default=1, show_default=True, help="inference threads (pose and classifier)"),
+        click.option("--pose-every", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="run pose on every n-th frame only (more FPS, lower pose rate)"),
         click.option("--every", type=float, default=0.5, show_default=True, help="seconds between style updates (the hop)"),
         click.option("--top", type=int, default=3, show_default=True, help="songs recommended per update"),
         click.option("--json", "json_lines", is_flag=True, help="one JSON object per update on stdout, then a summary"),
@@ -300,15 +304,15 @@ def _execute(opts: RunOptions) -> None:
               help="image size of --poses when no video is beside it")
 @click.option("--realtime", is_flag=True, help="read a video file at its own speed, dropping frames like a camera")
 @_run_options
-def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_songs, pose, threads, every,
+def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_songs, pose, threads, pose_every, every,
         top, json_lines, save, show, max_frames, duration, no_smooth, quiet) -> None:
     """Recognise the dance style live and recommend music that fits the movement.
 
     Give one input: --camera [INDEX], --video PATH_OR_URL or --poses FILE.
     """
     _execute(RunOptions(camera=camera, video=video, poses=poses, model=model, catalog=catalog,
-                        dataset_songs=not no_dataset_songs, pose=pose, threads=threads, every=every, top=top,
-                        json_lines=json_lines, save=save, show=show, max_frames=max_frames,
+                        dataset_songs=not no_dataset_songs, pose=pose, threads=threads, pose_every=pose_every,
+                        every=every, top=top, json_lines=json_lines, save=save, show=show, max_frames=max_frames,
                         duration=duration, realtime=realtime, smooth=not no_smooth, fps=fps, size=size,
                         quiet=quiet))
 
@@ -331,7 +335,7 @@ def sample_inputs() -> list[Path]:
 @click.option("--sample", type=click.Path(dir_okay=False, exists=True), default=None,
               help="the video to use when there is no camera (default: a shared-data sample)")
 @_run_options
-def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, threads, every, top, json_lines, save,
+def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, threads, pose_every, every, top, json_lines, save,
          show, max_frames, duration, no_smooth, quiet) -> None:
     """The whole pipeline on the camera, or on a sample video when there is none."""
     from edge.sources import camera_available
@@ -353,8 +357,9 @@ def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, threads, eve
     if not quiet:
         click.echo(f"edgerec demo: {'camera 0' if camera else video}", err=True)
     _execute(RunOptions(camera=camera, video=video, model=model, catalog=catalog,
-                        dataset_songs=not no_dataset_songs, pose=pose, threads=threads, every=every, top=top,
-                        json_lines=json_lines, save=save, show=show, max_frames=max_frames, duration=duration,
+                        dataset_songs=not no_dataset_songs, pose=pose, threads=threads, pose_every=pose_every,
+                        every=every, top=top, json_lines=json_lines, save=save, show=show,
+                        max_frames=max_frames, duration=duration,
                         smooth=not no_smooth, quiet=quiet))
 
 

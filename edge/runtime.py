@@ -73,8 +73,13 @@ class RuntimeConfig:
     #: Seconds of movement used for the dancer's tempo.
     tempo_seconds: float = 8.0
     visibility_threshold: float = 0.5
+    #: Run pose on every n-th frame only (the others are skipped, not queued): trades the
+    #: pose rate, which the feature chain resamples anyway, for frames per second.
+    pose_every: int = 1
 
     def __post_init__(self) -> None:
+        if self.pose_every < 1:
+            raise ValueError(f"pose_every must be at least 1, got {self.pose_every}")
         if not self.hop_seconds > 0:
             raise ValueError(f"the hop must be positive, got {self.hop_seconds} s")
         if self.top_k < 1:
@@ -229,21 +234,25 @@ class Runtime:
         wall0 = time.perf_counter()
         if self.stats.wall_start is None:
             self.stats.wall_start = wall0 - frame.capture_ms / 1e3
-        if frame.pose is not None or self.pose is None:
+        skip = self.config.pose_every > 1 and self.stats.frames % self.config.pose_every != 0
+        pose_ms = 0.0
+        if skip:
+            result = None  # this frame adds nothing; the features resample from the others
+        elif frame.pose is not None or self.pose is None:
             result = frame.pose if frame.pose is not None else PoseResult(None)
-            pose_ms = 0.0
         else:
             if frame.image is None:
                 raise ValueError("a frame without pixels needs landmarks from its source")
             result = self.pose.process(frame.image, timestamp_s=frame.t)
             pose_ms = (time.perf_counter() - wall0) * 1e3
-        self.last_pose = result
-        self._add(frame, result)
+        if result is not None:
+            self.last_pose = result
+            self._add(frame, result)
+            self.stats.per_frame["pose"].append(pose_ms)
+            self._since_update["pose"].append(pose_ms)
         self.stats.frames += 1
         self.stats.per_frame["capture"].append(frame.capture_ms)
-        self.stats.per_frame["pose"].append(pose_ms)
         self._since_update["capture"].append(frame.capture_ms)
-        self._since_update["pose"].append(pose_ms)
 
         update = None
         if self._next_update is None:
@@ -416,7 +425,7 @@ class Runtime:
         return {
             "type": "summary", "schema": UPDATE_SCHEMA_VERSION, "source": source,
             "model": str(self.model.path), "labels": self.model.labels,
-            "frames": st.frames, "frames_with_pose": st.frames_with_pose,
+            "frames": st.frames, "pose_runs": len(st.per_frame["pose"]), "frames_with_pose": st.frames_with_pose,
             "pose_fraction": round(st.frames_with_pose / st.frames, 4) if st.frames else 0.0,
             "dropped": int(dropped), "wall_seconds": round(wall, 3),
             "fps": round(st.frames / wall, 2) if wall > 0 else None,

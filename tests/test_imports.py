@@ -34,7 +34,7 @@ def _probe(args: list[list[str]]) -> str:
 def test_edge_and_cli_help_load_no_tensorflow():
     heavy = _probe([["--help"], ["data", "--help"], ["train", "--help"], ["evaluate", "--help"],
                     ["crossval", "--help"], ["convert", "--help"], ["run", "--help"], ["demo", "--help"],
-                    ["pose", "--help"], ["pose", "info"]])
+                    ["pose", "--help"], ["pose", "info"], ["bench", "--help"]])
     assert heavy == "", f"heavy modules imported: {heavy}"
 
 

@@ -1,0 +1,184 @@
+"""``edgerec bench``: models, pipeline, compare, and the committed report.
+
+``bench models`` and ``bench pipeline`` write ``OUT/NAME.json`` + ``.md`` (+ ``.png``);
+``bench all`` runs both into one report (``benchmarks/reports/latest.*`` by default), the
+one command that regenerates the committed report; ``bench compare A.json B.json`` prints
+ratios per variant.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+
+def _ints(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[tuple[int, ...]]:
+    if value is None:
+        return None
+    try:
+        out = tuple(sorted({int(v) for v in value.split(",") if v.strip()}))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give comma-separated whole numbers, e.g. 1,2") from None
+    if not out or min(out) < 1:
+        raise click.BadParameter(f"{value!r}: every number must be at least 1")
+    return out
+
+
+def _default_threads(cores: Optional[int]) -> tuple[int, ...]:
+    from benchmarks.env import available_cores
+
+    n = cores or len(available_cores())
+    return tuple(sorted({1, 2, n} & set(range(1, n + 1)) | {n}))
+
+
+def _progress(quiet: bool):
+    return (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+
+
+def _command() -> str:
+    return "edgerec " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _check_cores(cores: Optional[int]) -> None:
+    from benchmarks.env import available_cores
+
+    if cores is not None and not 1 <= cores <= len(available_cores()):
+        raise click.BadParameter(f"{cores}: this machine offers {len(available_cores())} cores", param_hint="--cores")
+
+
+@click.group("bench")
+def bench() -> None:
+    """Benchmark latency against accuracy, per model and end to end."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+_common = [
+    click.option("--threads", callback=_ints, default=None, help="thread counts, e.g. 1,2 (default: 1, 2 and all cores)"),
+    click.option("--cores", type=int, default=None,
+                 help="pin to this many cores (approximates a smaller device) and cap threads at it"),
+    click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("benchmarks/reports"),
+                 show_default=True),
+    click.option("--quiet", "-q", is_flag=True),
+]
+
+
+def _with(options):
+    def deco(f):
+        for o in reversed(options):
+            f = o(f)
+        return f
+    return deco
+
+
+_model_opts = [
+    click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)),
+    click.option("--runs", type=click.IntRange(min=1), default=1000, show_default=True, help="timed inferences per variant"),
+    click.option("--warmup", type=click.IntRange(min=0), default=50, show_default=True),
+    click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                 help="data for held-out accuracy (default: $EDGEREC_DATA or ../shared/data)"),
+    click.option("--no-accuracy", is_flag=True, help="latency only"),
+]
+_pipeline_opts = [
+    click.option("--video", "videos", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="video(s) to run (default: the shared sample videos)"),
+    click.option("--pose", "pose", default="auto", show_default=True, help="pose stage"),
+    click.option("--pose-every", callback=_ints, default="1", show_default=True, help="pose every n-th frame, e.g. 1,2"),
+    click.option("--max-frames", type=click.IntRange(min=1), default=None),
+    click.option("--realtime", is_flag=True, help="pace files like a camera (then dropped frames count)"),
+]
+
+
+def _run_models(models, runs, warmup, data_dir, no_accuracy, threads, cores, quiet):
+    from benchmarks.models import ModelBenchConfig, bench_models, find_models
+    from edge.paths import data_root
+
+    _check_cores(cores)
+    try:
+        paths = find_models(models)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    threads = tuple(t for t in (threads or _default_threads(cores)) if cores is None or t <= cores) or (1,)
+    root = data_dir or data_root()
+    if not no_accuracy and not root.is_dir():
+        raise click.ClickException(f"{root}: no data for accuracy; set EDGEREC_DATA, pass --data, or --no-accuracy")
+    cfg = ModelBenchConfig(threads=threads, runs=runs, warmup=warmup, cores=cores, accuracy=not no_accuracy)
+    return bench_models(paths, cfg, None if no_accuracy else root, _progress(quiet))
+
+
+def _run_pipeline(videos, pose, pose_every, max_frames, realtime, threads, cores, quiet):
+    from benchmarks.pipeline import PipelineBenchConfig, bench_pipeline
+    from edge.run_cli import sample_inputs
+
+    _check_cores(cores)
+    videos = list(videos) or sample_inputs()
+    if not videos:
+        raise click.ClickException("no video given and no sample videos found; pass --video or set EDGEREC_DATA")
+    threads = tuple(t for t in (threads or _default_threads(cores)) if cores is None or t <= cores) or (1,)
+    cfg = PipelineBenchConfig(threads=threads, pose_every=pose_every, pose=pose, cores=cores,
+                              max_frames=max_frames, realtime=realtime)
+    result = bench_pipeline(videos, cfg, _progress(quiet))
+    errors = [r["error"] for r in result["results"] if "error" in r]
+    if errors and len(errors) == len(result["results"]):
+        raise click.ClickException(f"every pipeline run failed; first: {errors[0]}")
+    return result
+
+
+def _written(paths) -> None:
+    for p in paths:
+        click.echo(f"wrote {p}")
+
+
+@bench.command("models")
+@_with(_model_opts + _common)
+@click.option("--name", default="models", show_default=True, help="report file name (without suffix)")
+def models_cmd(models, runs, warmup, data_dir, no_accuracy, threads, cores, out_dir, quiet, name) -> None:
+    """Latency (init, first, p50/p90/p99, mean), size, peak memory and held-out accuracy of MODELS
+    (files, or folders of .tflite/.onnx/.keras/.json)."""
+    from benchmarks.report import write_report
+
+    result = _run_models(models, runs, warmup, data_dir, no_accuracy, threads, cores, quiet)
+    _written(write_report(out_dir, name, models=result, command=_command()))
+
+
+@bench.command("pipeline")
+@_with(_pipeline_opts + _common)
+@click.option("--name", default="pipeline", show_default=True, help="report file name (without suffix)")
+def pipeline_cmd(videos, pose, pose_every, max_frames, realtime, threads, cores, out_dir, quiet, name) -> None:
+    """The real runtime end to end: per-stage latency, sustained FPS, dropped frames, memory."""
+    from benchmarks.report import write_report
+
+    result = _run_pipeline(videos, pose, pose_every, max_frames, realtime, threads, cores, quiet)
+    _written(write_report(out_dir, name, pipeline=result, command=_command()))
+
+
+@bench.command("all")
+@_with(_model_opts + _pipeline_opts + _common)
+@click.option("--name", default="latest", show_default=True)
+def all_cmd(models, runs, warmup, data_dir, no_accuracy, videos, pose, pose_every, max_frames, realtime, threads,
+            cores, out_dir, quiet, name) -> None:
+    """Models and pipeline into one report (the committed benchmarks/reports/latest.*)."""
+    from benchmarks.report import write_report
+
+    m = _run_models(models, runs, warmup, data_dir, no_accuracy, threads, cores, quiet)
+    p = _run_pipeline(videos, pose, pose_every, max_frames, realtime, threads, cores, quiet)
+    _written(write_report(out_dir, name, models=m, pipeline=p, command=_command()))
+
+
+@bench.command("compare")
+@click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def compare_cmd(a: Path, b: Path) -> None:
+    """Ratios B/A per variant (below 1: B is faster or smaller) for two benchmark JSON files."""
+    from benchmarks.report import compare, load_result
+
+    try:
+        lines = compare(load_result(a), load_result(b))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in lines:
+        click.echo(line)

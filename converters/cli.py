@@ -110,3 +110,24 @@ def export_report(data_dir: Optional[Path], out_dir: Path, work_dir: Path, archs
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc
     click.echo(f"wrote {path}")
+
+
+@click.command("build")
+@click.option("--variant", "variants", multiple=True, help="variant(s) to build (default: every buildable one)")
+@click.option("--calibrate", "videos", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="video whose frames calibrate the static int8 variant (repeatable; without it int8 is skipped)")
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="pose model cache (default: where `edgerec pose fetch` put the models)")
+def pose_build(variants: tuple[str, ...], videos: tuple[Path, ...], dest: Optional[Path]) -> None:
+    """Build the ONNX variants of the BlazePose models (float32, dynamic, float16, int8)."""
+    from training.cli import quiet_tensorflow
+
+    quiet_tensorflow()
+    from converters.pose import build_pose_variants
+
+    try:
+        written = build_pose_variants(dest, list(variants) or None, list(videos))
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from None
+    for path in written:
+        click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -10,38 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib.metadata import entry_points
-from typing import Optional
 
 import click
 
 from edge import __version__
-
-
-def _plugins() -> dict:
-    return {ep.name: ep for ep in entry_points(group="edgerec.commands")}
-
-
-class LazyGroup(click.Group):
-    """A click group whose plugin commands are imported on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(_plugins()))
-
-    def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
-        cmd = super().get_command(ctx, name)
-        if cmd is not None:
-            return cmd
-        ep = _plugins().get(name)
-        if ep is None:
-            return None
-        try:
-            return ep.load()
-        except ImportError as exc:
-            raise click.ClickException(
-                f"`edgerec {name}` needs packages that are not installed ({exc}); "
-                "install them with: pip install 'edgerec[train]'"
-            ) from exc
+from edge.clitools import LazyGroup
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

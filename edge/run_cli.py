@@ -10,16 +10,15 @@ sample video, with the shipped model and catalogue. None of this imports TensorF
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import click
 
+from edge.clitools import LazyGroup
 from edge.pose import POSE_CHOICES
 
 
@@ -38,6 +37,7 @@ class RunOptions:
     catalog: Optional[str] = None
     dataset_songs: bool = True
     pose: str = "auto"
+    pose_variant: str = "float32"
     threads: int = 1
     pose_every: int = 1
     every: float = 0.5
@@ -149,7 +149,7 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
             from edge.pose import make_pose
 
             try:
-                pose = make_pose(opts.pose, threads=opts.threads)
+                pose = make_pose(opts.pose, threads=opts.threads, variant=opts.pose_variant)
             except (FileNotFoundError, ValueError, ImportError) as exc:
                 raise RunError(str(exc)) from None
         elif opts.pose not in ("auto",):
@@ -194,6 +194,7 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
         summary = runtime.summary(source.description, source.dropped)
         summary["interrupted"] = interrupted
         summary["pose_stage"] = getattr(pose, "name", "recorded")
+        summary["pose_variant"] = opts.pose_variant if getattr(pose, "name", None) == "native" else None
         if runtime.stats.frames == 0:
             raise RunError(f"{source.description}: no frames were read; check the input")
     finally:
@@ -254,6 +255,12 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: Optional[str]
     return w, h
 
 
+def _variant_names() -> list[str]:
+    from edge.pose.models import POSE_VARIANTS
+
+    return list(POSE_VARIANTS)
+
+
 def _run_options(f: Callable) -> Callable:
     """The options ``run`` and ``demo`` share."""
     opts = [
@@ -264,6 +271,8 @@ def _run_options(f: Callable) -> Callable:
         click.option("--no-dataset-songs", is_flag=True, help="do not add the Music-to-Dance songs to the default catalogue"),
         click.option("--pose", "pose", type=click.Choice(POSE_CHOICES), default="auto", show_default=True,
                      help="pose stage"),
+        click.option("--pose-variant", type=click.Choice(_variant_names()), default="float32", show_default=True,
+                     help="native pose models: float32 (.tflite) or a built ONNX variant (edgerec pose info)"),
         click.option("--threads", type=int, default=1, show_default=True, help="inference threads (pose and classifier)"),
         click.option("--pose-every", type=click.IntRange(min=1), default=1, show_default=True,
                      help="run pose on every n-th frame only (more FPS, lower pose rate)"),
@@ -304,14 +313,16 @@ def _execute(opts: RunOptions) -> None:
               help="image size of --poses when no video is beside it")
 @click.option("--realtime", is_flag=True, help="read a video file at its own speed, dropping frames like a camera")
 @_run_options
-def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_songs, pose, threads, pose_every, every,
+def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_songs, pose, pose_variant, threads,
+        pose_every, every,
         top, json_lines, save, show, max_frames, duration, no_smooth, quiet) -> None:
     """Recognise the dance style live and recommend music that fits the movement.
 
     Give one input: --camera [INDEX], --video PATH_OR_URL or --poses FILE.
     """
     _execute(RunOptions(camera=camera, video=video, poses=poses, model=model, catalog=catalog,
-                        dataset_songs=not no_dataset_songs, pose=pose, threads=threads, pose_every=pose_every,
+                        dataset_songs=not no_dataset_songs, pose=pose, pose_variant=pose_variant, threads=threads,
+                        pose_every=pose_every,
                         every=every, top=top, json_lines=json_lines, save=save, show=show, max_frames=max_frames,
                         duration=duration, realtime=realtime, smooth=not no_smooth, fps=fps, size=size,
                         quiet=quiet))
@@ -335,7 +346,8 @@ def sample_inputs() -> list[Path]:
 @click.option("--sample", type=click.Path(dir_okay=False, exists=True), default=None,
               help="the video to use when there is no camera (default: a shared-data sample)")
 @_run_options
-def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, threads, pose_every, every, top, json_lines, save,
+def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, pose_variant, threads, pose_every, every, top,
+         json_lines, save,
          show, max_frames, duration, no_smooth, quiet) -> None:
     """The whole pipeline on the camera, or on a sample video when there is none."""
     from edge.sources import camera_available
@@ -357,13 +369,18 @@ def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, threads, pos
     if not quiet:
         click.echo(f"edgerec demo: {'camera 0' if camera else video}", err=True)
     _execute(RunOptions(camera=camera, video=video, model=model, catalog=catalog,
-                        dataset_songs=not no_dataset_songs, pose=pose, threads=threads, pose_every=pose_every,
+                        dataset_songs=not no_dataset_songs, pose=pose, pose_variant=pose_variant, threads=threads,
+                        pose_every=pose_every,
                         every=every, top=top, json_lines=json_lines, save=save, show=show,
                         max_frames=max_frames, duration=duration,
                         smooth=not no_smooth, quiet=quiet))
 
 
-@click.group("pose")
+class _PoseGroup(LazyGroup):
+    plugin_group = "edgerec.pose_commands"  # e.g. `pose build`, from converters (needs TensorFlow)
+
+
+@click.group("pose", cls=_PoseGroup)
 def pose_group() -> None:
     """Manage the pose stage (the BlazePose models the native stage runs)."""
 
@@ -387,6 +404,15 @@ def pose_fetch(wheel, dest) -> None:
 def pose_info() -> None:
     """Which pose stages are available here."""
     from edge.pose import POSE_STAGES
+    from edge.pose.models import BUILD_COMMAND, POSE_VARIANTS, pose_models_dir
 
     for stage in POSE_STAGES.values():
         click.echo(f"{stage.name:10s} {'ready' if stage.available() else 'not available':14s} {stage.description}")
+    folder = pose_models_dir()
+    click.echo(f"native model variants in {folder} (--pose-variant):")
+    for v in POSE_VARIANTS.values():
+        files = [folder / f for f in v.files()]
+        have = all(f.is_file() for f in files)
+        state = (f"{sum(f.stat().st_size for f in files) / 1e6:.1f} MB" if have
+                 else f"not {'built: ' + BUILD_COMMAND if v.built else 'fetched: edgerec pose fetch'}")
+        click.echo(f"  {v.name:8s} {state:34s} {v.description}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
+
 
 import numpy as np
 import pytest
@@ -19,7 +19,7 @@ from edge.pose.base import PoseResult
 from edge.recommend import load_default_catalog
 from edge.runtime import STAGES, STATES, Runtime, RuntimeConfig, StyleModel
 from edge.smoothing import OneEuroFilter, StyleSmoother
-from edge.sources import Frame, PoseFileSource
+from edge.sources import Frame
 
 LEGS = [25, 26, 27, 28, 29, 30, 31, 32]
 

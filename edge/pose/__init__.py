@@ -7,6 +7,9 @@
                comparison and for machines where MediaPipe is already installed.
 
 ``auto`` picks ``native`` when its models are cached, else ``mediapipe`` when installed.
+``variant`` (native only) picks the model files, :data:`edge.pose.models.POSE_VARIANTS`:
+``float32`` (MediaPipe's own, the default), or an ONNX build (``onnx``, ``dynamic``,
+``float16``, ``int8``) made once by ``python -m edge.pose.models build``.
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ class PoseStage:
     available: Callable[[], bool]
 
 
-def _native(threads: int = 1) -> PoseEstimator:
+def _native(threads: int = 1, variant: str = "float32") -> PoseEstimator:
     from edge.pose.native import NativePose
 
-    return NativePose(threads=threads)
+    return NativePose(threads=threads, variant=variant)
 
 
 def _native_available() -> bool:
@@ -41,9 +44,11 @@ def _native_available() -> bool:
     return True
 
 
-def _mediapipe(threads: int = 1) -> PoseEstimator:
+def _mediapipe(threads: int = 1, variant: str = "float32") -> PoseEstimator:
     from edge.pose.mediapipe_pose import MediaPipePose
 
+    if variant != "float32":
+        raise ValueError(f"the mediapipe pose stage has no variant {variant!r} (only float32)")
     return MediaPipePose()
 
 
@@ -61,9 +66,13 @@ POSE_STAGES: dict[str, PoseStage] = {
 POSE_CHOICES = ("auto", *POSE_STAGES)
 
 
-def make_pose(name: str = "auto", threads: int = 1) -> PoseEstimator:
-    """Open the named pose stage; ``auto`` takes the first available one."""
+def make_pose(name: str = "auto", threads: int = 1, variant: str = "float32") -> PoseEstimator:
+    """Open the named pose stage; ``auto`` takes the first available one. ``variant``
+    selects the native stage's model files (:data:`edge.pose.models.POSE_VARIANTS`); with
+    ``auto`` and a variant other than float32, only ``native`` is considered."""
     if name == "auto":
+        if variant != "float32":
+            return POSE_STAGES["native"].factory(threads=threads, variant=variant)
         for stage in POSE_STAGES.values():
             if stage.available():
                 return stage.factory(threads=threads)
@@ -71,7 +80,7 @@ def make_pose(name: str = "auto", threads: int = 1) -> PoseEstimator:
                                 "BlazePose models (or install mediapipe==0.10.14)")
     if name not in POSE_STAGES:
         raise ValueError(f"unknown pose stage {name!r}; choose one of {', '.join(POSE_CHOICES)}")
-    return POSE_STAGES[name].factory(threads=threads)
+    return POSE_STAGES[name].factory(threads=threads, variant=variant)
 
 
 __all__ = ["POSE_CHOICES", "POSE_STAGES", "PoseEstimator", "PoseResult", "PoseStage", "make_pose"]

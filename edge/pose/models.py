@@ -8,6 +8,12 @@ downloading that wheel with pip (no dependencies, nothing installed), reading th
 out of it with :mod:`zipfile`, and checking their sha256, so the device never needs the
 ``mediapipe`` package (nor TensorFlow) to run.
 
+Quantised variants (:data:`POSE_VARIANTS`, :func:`converters.pose.build_pose_variants`): LiteRT cannot
+re-quantise a finished ``.tflite``, so the two models are converted once to ONNX (tf2onnx,
+after replacing the detector's block-sparse weights by their dense values, which tf2onnx
+cannot read) and quantised with ONNX Runtime's tools. Only that build step needs
+TensorFlow; every variant runs on LiteRT or ONNX Runtime alone.
+
 Licence: both models are part of MediaPipe, (c) Google LLC, distributed under the Apache
 License 2.0 (https://www.apache.org/licenses/LICENSE-2.0); see the model card
 "BlazePose GHUM 3D" for their intended use. They are cached, not redistributed, by edgerec.
@@ -21,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -126,14 +133,80 @@ def fetch_pose_models(dest: Optional[Path] = None, wheel: Optional[Path] = None)
     return dest
 
 
-def find_pose_models(dest: Optional[Path] = None) -> tuple[Path, Path]:
-    """The cached (detector, landmarker) model paths; :class:`FileNotFoundError` naming
-    the fix (``edgerec pose fetch``) when either is missing."""
+def find_pose_models(dest: Optional[Path] = None, variant: str = "float32") -> tuple[Path, Path]:
+    """The cached (detector, landmarker) model paths of ``variant`` (see
+    :data:`POSE_VARIANTS`); :class:`FileNotFoundError` naming the fix (``edgerec pose
+    fetch``, then the variant build) when either is missing, :class:`ValueError` for an
+    unknown variant."""
+    spec = pose_variant(variant)
     folder = Path(dest) if dest is not None else pose_models_dir()
-    paths = (folder / DETECTOR_NAME, folder / LANDMARKER_NAME)
+    paths = (folder / spec.detector, folder / spec.landmarker)
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
+        fix = BUILD_COMMAND if spec.built else "edgerec pose fetch"
         raise FileNotFoundError(
-            f"pose models not found in {folder} (missing {', '.join(missing)}); run: edgerec pose fetch"
+            f"pose models ({variant}) not found in {folder} (missing {', '.join(missing)}); run: {fix}"
         )
     return paths
+
+
+# --- variants ------------------------------------------------------------------------------
+#
+# The ONNX variants are derived from the fetched .tflite files by ``edgerec pose build``
+# (converters.pose, which needs tf2onnx and therefore TensorFlow); running them needs only
+# ONNX Runtime.
+
+#: The command that builds the ONNX variants.
+BUILD_COMMAND = "edgerec pose build"
+
+@dataclass(frozen=True)
+class PoseVariant:
+    """One way to run the two pose models. The runtime follows the file suffix
+    (``.tflite``: LiteRT, ``.onnx``: ONNX Runtime); ``built`` says the files are made by
+    ``edgerec pose build`` (:mod:`converters.pose`) rather than fetched; ``calibrated``
+    says the build needs calibration frames."""
+
+    name: str
+    detector: str
+    landmarker: str
+    description: str
+    built: bool = False
+    calibrated: bool = False
+
+    def files(self) -> tuple[str, str]:
+        return self.detector, self.landmarker
+
+
+def _onnx_variant(name: str, tag: str, description: str, calibrated: bool = False) -> PoseVariant:
+    return PoseVariant(name, f"pose_detection.{tag}.onnx", f"pose_landmark_full.{tag}.onnx",
+                       description, True, calibrated)
+
+
+#: The pose model variants, by name. ``float32`` is MediaPipe's own files (float16-stored
+#: weights, float32 arithmetic) on LiteRT; the rest are built by :func:`converters.pose.build_pose_variants`.
+POSE_VARIANTS: dict[str, PoseVariant] = {
+    v.name: v for v in (
+        PoseVariant("float32", DETECTOR_NAME, LANDMARKER_NAME, "MediaPipe's .tflite files on LiteRT (the reference)"),
+        _onnx_variant("onnx", "float32", "the same models converted to ONNX, float32, on ONNX Runtime"),
+        _onnx_variant("dynamic", "dynamic", "ONNX, weights uint8, activations quantised per call"),
+        _onnx_variant("float16", "float16", "ONNX, weights and arithmetic float16"),
+        _onnx_variant("int8", "int8", "ONNX, static int8 (QDQ), calibrated on video frames", calibrated=True),
+    )
+}
+
+
+def pose_variant(name: str) -> PoseVariant:
+    """The :class:`PoseVariant` called ``name``; :class:`ValueError` listing the choices."""
+    try:
+        return POSE_VARIANTS[name]
+    except KeyError:
+        raise ValueError(f"unknown pose variant {name!r}; choose one of {', '.join(POSE_VARIANTS)}") from None
+
+
+def onnx_metadata(path: Path) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX file (what :func:`converters.pose.build_pose_variants` recorded),
+    read with ONNX Runtime so no ``onnx`` package is needed."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return dict(sess.get_modelmeta().custom_metadata_map)

@@ -21,6 +21,10 @@ without pulling MediaPipe (or TensorFlow) onto the device:
 
 Crops use the same ``cv2.boxPoints`` / ``getPerspectiveTransform`` / ``warpPerspective``
 calls as MediaPipe's OpenCV image-to-tensor converter, so the model inputs are the same.
+
+``variant`` picks the model files (:data:`edge.pose.models.POSE_VARIANTS`: MediaPipe's
+float32 ``.tflite`` files, or their ONNX float32/float16/int8 builds); the runtime follows
+the file suffix (:data:`RUNTIMES`), and all the processing above is the same for every one.
 """
 
 from __future__ import annotations
@@ -29,13 +33,13 @@ import ctypes
 import ctypes.util
 import math
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from edge._optional import require
 from edge.pose.base import NUM_LANDMARKS, PoseResult
-from edge.pose.models import find_pose_models
+from edge.pose.models import find_pose_models, pose_variant
 
 # --- model geometry (pose_detection_cpu.pbtxt, pose_landmark_by_roi_cpu.pbtxt) -------------
 
@@ -448,6 +452,87 @@ class _LandmarkSmoother:
         return out
 
 
+# --- model runtimes -----------------------------------------------------------------------
+
+Shape = tuple[int, ...]
+
+
+class LiteRTModel:
+    """A ``.tflite`` model on LiteRT (XNNPACK): one float32 input, the outputs asked for by
+    their shape without the batch axis, in that order."""
+
+    def __init__(self, path: Path, threads: int, outputs: Sequence[Shape]) -> None:
+        litert = require("ai_edge_litert.interpreter", "edge", "ai-edge-litert")
+        self._interp = litert.Interpreter(model_path=str(path), num_threads=threads)
+        self._interp.allocate_tensors()
+        self._input = self._interp.get_input_details()[0]["index"]
+        by_shape = {tuple(int(v) for v in d["shape"][1:]): d["index"] for d in self._interp.get_output_details()}
+        self._outputs = [by_shape[s] for s in outputs]
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        self._interp.set_tensor(self._input, np.ascontiguousarray(x))
+        self._interp.invoke()
+        return [self._interp.get_tensor(i) for i in self._outputs]
+
+
+class OnnxModel:
+    """An ``.onnx`` model on ONNX Runtime's CPU provider, same interface as
+    :class:`LiteRTModel`: ``threads`` intra-op threads, one inter-op thread, and worker
+    threads that sleep instead of spinning between calls (on 2 cores spinning workers
+    steal the time the pre- and post-processing needs)."""
+
+    def __init__(self, path: Path, threads: int, outputs: Sequence[Shape], spinning: bool = False) -> None:
+        ort = require("onnxruntime", "edge")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        self._sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._input = self._sess.get_inputs()[0].name
+        by_shape = {tuple(o.shape[1:]): o.name for o in self._sess.get_outputs()}
+        self._outputs = [by_shape[s] for s in outputs]
+
+    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
+        return self._sess.run(self._outputs, {self._input: np.ascontiguousarray(x)})
+
+
+#: Model file suffix -> runtime class.
+RUNTIMES: dict[str, Callable[..., Callable[[np.ndarray], list[np.ndarray]]]] = {
+    ".tflite": LiteRTModel,
+    ".onnx": OnnxModel,
+}
+
+DETECTOR_OUTPUTS: tuple[Shape, ...] = ((NUM_ANCHORS, 12), (NUM_ANCHORS, 1))
+# landmarks, pose presence, heatmap, world landmarks
+LANDMARK_OUTPUTS: tuple[Shape, ...] = ((NUM_ALL_LANDMARKS * 5,), (1,), (64, 64, NUM_ALL_LANDMARKS), (NUM_ALL_LANDMARKS * 3,))
+
+
+def open_model(path: Path, threads: int, outputs: Sequence[Shape]) -> Callable[[np.ndarray], list[np.ndarray]]:
+    """The runtime for ``path`` by its suffix (:data:`RUNTIMES`)."""
+    try:
+        runtime = RUNTIMES[Path(path).suffix]
+    except KeyError:
+        raise ValueError(f"no runtime for {path} (suffixes: {', '.join(RUNTIMES)})") from None
+    return runtime(path, threads, outputs)
+
+
+def read_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file, BGR uint8, as OpenCV decodes it."""
+    cv2 = require("cv2", "edge", "opencv-python-headless")
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames.append(frame)
+    finally:
+        cap.release()
+    return frames
+
+
 # --- the pose stage ----------------------------------------------------------------------
 
 
@@ -458,7 +543,9 @@ class NativePose:
     ``min_tracking_confidence`` the landmark model's pose-presence threshold, as in
     ``mp.solutions.pose.Pose``; ``smooth`` switches the landmark (and world landmark)
     filters, while the auxiliary landmarks that drive tracking are always filtered, as in
-    MediaPipe. ``detector_calls`` counts detector runs since construction.
+    MediaPipe. ``detector_calls`` counts detector runs since construction. ``variant``
+    names the model files (:data:`edge.pose.models.POSE_VARIANTS`), ``threads`` the
+    runtime's threads.
     """
 
     name = "native"
@@ -470,24 +557,16 @@ class NativePose:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         smooth: bool = True,
+        variant: str = "float32",
     ) -> None:
-        litert = require("ai_edge_litert.interpreter", "edge", "ai-edge-litert")
         require("cv2", "edge", "opencv-python-headless")
-        det_path, lm_path = find_pose_models(models_dir)
-        self._det = litert.Interpreter(model_path=str(det_path), num_threads=threads)
-        self._lm = litert.Interpreter(model_path=str(lm_path), num_threads=threads)
-        self._det.allocate_tensors()
-        self._lm.allocate_tensors()
-        self._det_in = self._det.get_input_details()[0]["index"]
-        self._lm_in = self._lm.get_input_details()[0]["index"]
-        det_by_shape = {tuple(d["shape"][1:]): d["index"] for d in self._det.get_output_details()}
-        self._det_boxes = det_by_shape[(NUM_ANCHORS, 12)]
-        self._det_scores = det_by_shape[(NUM_ANCHORS, 1)]
-        lm_by_shape = {tuple(d["shape"][1:]): d["index"] for d in self._lm.get_output_details()}
-        self._lm_landmarks = lm_by_shape[(NUM_ALL_LANDMARKS * 5,)]
-        self._lm_presence = lm_by_shape[(1,)]
-        self._lm_heatmap = lm_by_shape[(64, 64, NUM_ALL_LANDMARKS)]
-        self._lm_world = lm_by_shape[(NUM_ALL_LANDMARKS * 3,)]
+        self.variant = pose_variant(variant).name
+        det_path, lm_path = find_pose_models(models_dir, self.variant)
+        self._det = open_model(det_path, threads, DETECTOR_OUTPUTS)
+        self._lm = open_model(lm_path, threads, LANDMARK_OUTPUTS)
+        #: Called with ("detector" | "landmarker", input tensor) before each inference
+        #: (calibration for static quantisation records the inputs through it).
+        self.on_input: Optional[Callable[[str, np.ndarray], None]] = None
         self._anchors = ssd_anchors()
         if len(self._anchors) != NUM_ANCHORS:  # pragma: no cover - guards the constants above
             raise RuntimeError(f"expected {NUM_ANCHORS} anchors, made {len(self._anchors)}")
@@ -576,9 +655,9 @@ class NativePose:
         self._world_filter.reset()
         self._aux_filter.reset()
 
-    def _detect(self, frame_bgr: np.ndarray) -> Optional[np.ndarray]:
-        """Run the detector on the whole (letterboxed) frame; the ROI of the best person."""
-        self.detector_calls += 1
+    def run_detector(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The detector on the whole (letterboxed) frame: raw boxes (N, 12), raw score
+        logits (N,), and the letterbox padding (left, top, right, bottom)."""
         h_img, w_img = frame_bgr.shape[:2]
         full = np.array([0.5, 0.5, 1.0, 1.0, 0.0], _F)
         rect_px, pad = roi_to_pixels(full, (w_img, h_img), DETECTOR_SIZE)
@@ -588,10 +667,16 @@ class NativePose:
         # A 1-ulp difference here moves the ROI by 1 ulp, and tracking amplifies it.
         scale = float(_F(2.0) / _F(255.0))
         tensor = (crop[None, :, :, ::-1].astype(np.float64) * scale - 1.0).astype(_F)
-        self._det.set_tensor(self._det_in, np.ascontiguousarray(tensor))
-        self._det.invoke()
-        raw_boxes = self._det.get_tensor(self._det_boxes)[0]
-        raw_scores = self._det.get_tensor(self._det_scores)[0, :, 0]
+        if self.on_input is not None:
+            self.on_input("detector", tensor)
+        raw_boxes, raw_scores = self._det(tensor)
+        return raw_boxes[0], raw_scores[0, :, 0], pad
+
+    def _detect(self, frame_bgr: np.ndarray) -> Optional[np.ndarray]:
+        """Run the detector on the whole frame; the ROI of the best person."""
+        self.detector_calls += 1
+        h_img, w_img = frame_bgr.shape[:2]
+        raw_boxes, raw_scores, pad = self.run_detector(frame_bgr)
         boxes, kps, scores = decode_detections(raw_boxes, raw_scores, self._anchors, self.min_detection_confidence)
         if scores.size == 0:
             return None
@@ -613,14 +698,15 @@ class NativePose:
         rect_px, pad = roi_to_pixels(roi, (w_img, h_img), LANDMARK_SIZE)
         crop = crop_rotated(frame_bgr, rect_px, LANDMARK_SIZE, border_zero=False)
         tensor = crop[None, :, :, ::-1].astype(_F) * _F(1.0 / 255.0)
-        self._lm.set_tensor(self._lm_in, np.ascontiguousarray(tensor))
-        self._lm.invoke()
-        presence = float(self._lm.get_tensor(self._lm_presence).reshape(-1)[0])
+        if self.on_input is not None:
+            self.on_input("landmarker", tensor)
+        raw, presence, heatmap, world_raw = self._lm(tensor)
+        presence = float(presence.reshape(-1)[0])
         if not presence > self.min_tracking_confidence:
             return None
-        raw = self._lm.get_tensor(self._lm_landmarks).reshape(NUM_ALL_LANDMARKS, 5).astype(_F)
-        heatmap = self._lm.get_tensor(self._lm_heatmap)[0]
-        world_raw = self._lm.get_tensor(self._lm_world).reshape(NUM_ALL_LANDMARKS, 3).astype(_F)
+        raw = raw.reshape(NUM_ALL_LANDMARKS, 5).astype(_F)
+        heatmap = heatmap[0]
+        world_raw = world_raw.reshape(NUM_ALL_LANDMARKS, 3).astype(_F)
 
         size = _F(LANDMARK_SIZE)
         pts = np.stack([raw[:, 0] / size, raw[:, 1] / size, raw[:, 2] / size], axis=1)

@@ -86,7 +86,8 @@ _model_opts = [
 _pipeline_opts = [
     click.option("--video", "videos", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
                  help="video(s) to run (default: the shared sample videos)"),
-    click.option("--pose", "pose", default="auto", show_default=True, help="pose stage"),
+    click.option("--pose", "pose", default="auto", show_default=True,
+                 help="pose stage(s), comma-separated, e.g. native,mediapipe"),
     click.option("--pose-every", callback=_ints, default="1", show_default=True, help="pose every n-th frame, e.g. 1,2"),
     click.option("--max-frames", type=click.IntRange(min=1), default=None),
     click.option("--realtime", is_flag=True, help="pace files like a camera (then dropped frames count)"),
@@ -119,7 +120,13 @@ def _run_pipeline(videos, pose, pose_every, max_frames, realtime, threads, cores
     if not videos:
         raise click.ClickException("no video given and no sample videos found; pass --video or set EDGEREC_DATA")
     threads = tuple(t for t in (threads or _default_threads(cores)) if cores is None or t <= cores) or (1,)
-    cfg = PipelineBenchConfig(threads=threads, pose_every=pose_every, pose=pose, cores=cores,
+    from edge.pose import POSE_CHOICES
+
+    stages = tuple(p.strip() for p in pose.split(",") if p.strip())
+    bad = [p for p in stages if p not in POSE_CHOICES]
+    if bad or not stages:
+        raise click.BadParameter(f"{pose!r}: choose from {', '.join(POSE_CHOICES)}", param_hint="--pose")
+    cfg = PipelineBenchConfig(threads=threads, pose_every=pose_every, pose=stages, cores=cores,
                               max_frames=max_frames, realtime=realtime)
     result = bench_pipeline(videos, cfg, _progress(quiet))
     errors = [r["error"] for r in result["results"] if "error" in r]

@@ -26,7 +26,7 @@ STAGES = {"capture": "decode", "pose": "pose", "features": "features", "classify
 class PipelineBenchConfig:
     threads: tuple[int, ...] = (1, 2)
     pose_every: tuple[int, ...] = (1,)
-    pose: str = "auto"
+    pose: tuple[str, ...] = ("auto",)
     cores: Optional[int] = None
     max_frames: Optional[int] = None
     realtime: bool = False
@@ -62,10 +62,10 @@ def bench_pipeline(videos: Sequence[Path], config: PipelineBenchConfig,
 
     started = time.time()
     results = []
-    jobs = [(v, t, e) for v in videos for t in config.threads for e in config.pose_every]
-    for i, (video, threads, every) in enumerate(jobs, 1):
-        progress(f"[{i}/{len(jobs)}] {Path(video).name}, {threads} thread(s), pose every {every}")
-        args = ["pipeline", str(video), "--threads", str(threads), "--pose", config.pose, "--pose-every", str(every)]
+    jobs = [(v, p, t, e) for v in videos for p in config.pose for t in config.threads for e in config.pose_every]
+    for i, (video, pose, threads, every) in enumerate(jobs, 1):
+        progress(f"[{i}/{len(jobs)}] {Path(video).name}, pose {pose}, {threads} thread(s), pose every {every}")
+        args = ["pipeline", str(video), "--threads", str(threads), "--pose", pose, "--pose-every", str(every)]
         if config.max_frames:
             args += ["--max-frames", str(config.max_frames)]
         if config.realtime:
@@ -76,13 +76,13 @@ def bench_pipeline(videos: Sequence[Path], config: PipelineBenchConfig,
             raw = run_worker(args, config.timeout_s)
         except subprocess.TimeoutExpired:
             raw = {"error": f"timed out after {config.timeout_s:.0f} s"}
-        row: dict[str, Any] = {"video": Path(video).name, "threads": threads, "pose_every": every,
+        row: dict[str, Any] = {"video": Path(video).name, "pose": pose, "threads": threads, "pose_every": every,
                                "realtime": config.realtime}
         row.update({"error": raw["error"]} if "error" in raw else summarise(raw))
         results.append(row)
     return {
         "schema": SCHEMA, "kind": "pipeline", "environment": environment(config.cores),
-        "config": {"threads": list(config.threads), "pose_every": list(config.pose_every), "pose": config.pose,
+        "config": {"threads": list(config.threads), "pose_every": list(config.pose_every), "pose": list(config.pose),
                    "cores": config.cores, "max_frames": config.max_frames, "realtime": config.realtime},
         "results": results, "seconds": round(time.time() - started, 1),
     }

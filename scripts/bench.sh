@@ -11,4 +11,9 @@ n=$(ls runs/conversion/{edge,paper}.{keras,float32.tflite,float16.tflite,dynamic
 if [ "$n" -lt 16 ]; then
   .venv/bin/edgerec export-report --work runs/conversion --out reports/conversion --reuse
 fi
-.venv/bin/edgerec bench all runs/conversion --pose-every 1,2 --out benchmarks/reports --name latest "$@"
+# MediaPipe's own pose stage is compared when the optional extra is installed
+pose=native
+if .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('mediapipe') is None)"; then
+  pose=native,mediapipe
+fi
+.venv/bin/edgerec bench all runs/conversion --pose "$pose" --pose-every 1,2 --out benchmarks/reports --name latest "$@"

@@ -119,7 +119,7 @@ def test_bench_pipeline_and_compare(data_root, tmp_path):
         assert 0 < r["pose_share"] <= 1
     assert rows[1]["pose_runs"] == 20  # pose on every second frame
     assert any(t["target"].startswith("end to end") for t in doc["targets"])
-    assert "| gangnam_style.mp4 | 1 | 2 | 40 |" in (tmp_path / "a.md").read_text()
+    assert "| gangnam_style.mp4 | native | 1 | 2 | 40 |" in (tmp_path / "a.md").read_text()
     res = invoke("bench", "compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
     assert res.exit_code == 0, res.output
     assert "B/A FPS" in res.output and res.output.count("gangnam_style.mp4") == 2

@@ -90,14 +90,24 @@ def pipeline_targets(pipeline: dict[str, Any]) -> list[dict[str, Any]]:
     shares = [r["classify_recommend_share"] for r in full if r.get("classify_recommend_share") is not None]
     pose = [r["pose_share"] for r in full if r.get("pose_share") is not None]
     out = []
-    mp = {(r["video"], r["threads"]): r for r in all_rows if r.get("pose_stage") == "mediapipe"}
-    pairs = [(r, mp[(r["video"], r["threads"])]) for r in rows if (r["video"], r["threads"]) in mp]
-    if pairs:
-        ratios = [a["fps"] / b["fps"] for a, b in pairs if a.get("fps") and b.get("fps")]
-        out.append({"target": "native pose end to end >= 1.5x MediaPipe's FPS (1 and 2 threads)",
+    mp_rows = [r for r in all_rows if r.get("pose_stage") == "mediapipe"]
+    if mp_rows and rows:
+        videos = sorted({r["video"] for r in mp_rows} & {r["video"] for r in rows})
+        best = [(max((r["fps"] for r in rows if r["video"] == v), default=0),
+                 max((r["fps"] for r in mp_rows if r["video"] == v), default=0)) for v in videos]
+        ratios = [a / b for a, b in best if a and b]
+        out.append({"target": "native pose end to end >= 1.5x MediaPipe's FPS here (each at its best thread count)",
                     "met": bool(ratios) and min(ratios) >= 1.5,
-                    "measured": f"native/MediaPipe FPS {min(ratios):.2f}-{max(ratios):.2f}x over {len(ratios)} runs"
-                    if ratios else "-"})
+                    "measured": f"{min(ratios):.2f}-{max(ratios):.2f}x over {len(ratios)} videos" if ratios else "-"})
+        same = {(r["video"], r["threads"]): r for r in mp_rows}
+        for t in sorted({r["threads"] for r in rows}):
+            pairs = [(r["fps"], same[(r["video"], t)]["fps"]) for r in rows
+                     if r["threads"] == t and (r["video"], t) in same and r.get("fps")]
+            ratios = [a / b for a, b in pairs if b]
+            if ratios:
+                out.append({"target": f"native pose end to end >= 1.5x MediaPipe's FPS at {t} thread(s)",
+                            "met": min(ratios) >= 1.5,
+                            "measured": f"{min(ratios):.2f}-{max(ratios):.2f}x over {len(ratios)} videos"})
     return out + [
         {"target": f"end to end >= 25 FPS sustained on the sample videos ({worst['threads']} threads)",
          "met": (worst["fps"] or 0) >= 25,
@@ -208,7 +218,9 @@ def markdown(models: Optional[dict[str, Any]], pipeline: Optional[dict[str, Any]
                 f"Pose stage(s) `{', '.join(cfg['pose'])}`, default model and catalogue, every frame decoded"
                 f"{' and paced in real time' if cfg['realtime'] else ''}; one run per row. Stage latencies in ms; "
                 "features, classify and recommend run once per update (every 0.5 s), decode and pose per frame. "
-                "Shares are of the summed per-frame time.", ""]
+                "Shares are of the summed per-frame time. MediaPipe's legacy solution takes no thread setting, so "
+                "its rows for 1 and 2 threads run the same configuration; the native stage passes the thread "
+                "count to LiteRT.", ""]
         out += pipeline_markdown(pipeline) + [""]
     return "\n".join(out)
 

@@ -23,7 +23,18 @@ import numpy as np
 
 
 def _rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (ru_maxrss is KiB on Linux)."""
+    """Peak resident set size of this process so far, in MiB.
+
+    Linux's ``VmHWM`` belongs to this program's address space. ``ru_maxrss`` is not used
+    on Linux: it survives ``exec`` and so reports the parent's peak at fork time (a parent
+    that had loaded TensorFlow made every worker look 900 MB large).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 

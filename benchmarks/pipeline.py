@@ -9,7 +9,6 @@ the share of the frame time spent in classification + recommendation.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,12 +69,7 @@ def bench_pipeline(videos: Sequence[Path], config: PipelineBenchConfig,
             args += ["--max-frames", str(config.max_frames)]
         if config.realtime:
             args.append("--realtime")
-        if config.cores:
-            args += ["--cores", str(config.cores)]
-        try:
-            raw = run_worker(args, config.timeout_s)
-        except subprocess.TimeoutExpired:
-            raw = {"error": f"timed out after {config.timeout_s:.0f} s"}
+        raw = run_worker(args, config.timeout_s, config.cores)
         row: dict[str, Any] = {"video": Path(video).name, "pose": pose, "threads": threads, "pose_every": every,
                                "realtime": config.realtime}
         row.update({"error": raw["error"]} if "error" in raw else summarise(raw))

@@ -143,17 +143,36 @@ def test_process_without_a_person_and_after_close(pose_models) -> None:
 # --- against MediaPipe's own output -----------------------------------------------------------
 
 
-def _decode(path: Path) -> list[np.ndarray]:
-    cv2 = pytest.importorskip("cv2")
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
+def run_on_reference(pose, data_root: Path, video: str, check=None) -> tuple[np.ndarray, int, int]:
+    """Run ``pose`` over every frame of a shared video and compare with MediaPipe's reference.
+
+    Returns the error of each visible reference landmark (as a fraction of the image
+    diagonal, on frames where both found a pose), the frames with a pose, and the
+    reference's count. ``check(result)`` is called on every frame with a pose. Shared by the
+    variant tests.
+    """
+    from edge.pose.native import read_frames
+
+    mp4 = data_root / "videos" / f"{video}.mp4"
+    ref_path = data_root / "videos" / f"{video}_mediapipe33.npy"
+    if not mp4.exists() or not ref_path.exists():
+        pytest.skip(f"{mp4.name} or its reference is not in {mp4.parent}")
+    ref = np.load(ref_path)
+    frames = read_frames(mp4)
+    assert len(frames) == len(ref)
+    h, w = frames[0].shape[:2]
+    out = np.full(ref.shape, np.nan, np.float32)
+    for i, frame in enumerate(frames):
+        res = pose.process(frame)
+        if res.found:
+            if check is not None:
+                check(res)
+            out[i] = res.landmarks
+    pose.close()
+    both = ~np.isnan(out[:, 0, 0]) & ~np.isnan(ref[:, 0, 0])
+    err = np.hypot((out[..., 0] - ref[..., 0]) * w, (out[..., 1] - ref[..., 1]) * h) / math.hypot(w, h)
+    found, ref_found = int((~np.isnan(out[:, 0, 0])).sum()), int((~np.isnan(ref[:, 0, 0])).sum())
+    return err[(ref[..., 3] >= 0.5) & both[:, None]], found, ref_found
 
 
 @pytest.mark.parametrize("video", VIDEOS)
@@ -166,31 +185,14 @@ def test_matches_mediapipe_reference(video: str, data_root: Path, pose_models) -
     next crop, so on fast, ambiguous motion (ballet, belly_dancing) the two trackers drift
     apart for a while; the median stays well under the bound, the tail does not.
     """
-    mp4 = data_root / "videos" / f"{video}.mp4"
-    ref_path = data_root / "videos" / f"{video}_mediapipe33.npy"
-    if not mp4.exists() or not ref_path.exists():
-        pytest.skip(f"{mp4.name} or its reference is not in {mp4.parent}")
-    ref = np.load(ref_path)
-    frames = _decode(mp4)
-    assert len(frames) == len(ref)
-    h, w = frames[0].shape[:2]
+    def check(res) -> None:
+        assert res.landmarks.shape == (33, 4) and res.world.shape == (33, 3)
+        assert np.all((res.landmarks[:, 3] >= 0) & (res.landmarks[:, 3] <= 1))
 
     pose = native.NativePose()
-    out = np.full(ref.shape, np.nan, np.float32)
-    for i, frame in enumerate(frames):
-        res = pose.process(frame)
-        if res.found:
-            assert res.landmarks.shape == (33, 4) and res.world.shape == (33, 3)
-            assert np.all((res.landmarks[:, 3] >= 0) & (res.landmarks[:, 3] <= 1))
-            out[i] = res.landmarks
-    pose.close()
-
-    both = ~np.isnan(out[:, 0, 0]) & ~np.isnan(ref[:, 0, 0])
-    err = np.hypot((out[..., 0] - ref[..., 0]) * w, (out[..., 1] - ref[..., 1]) * h) / math.hypot(w, h)
-    visible = (ref[..., 3] >= 0.5) & both[:, None]
-    median = float(np.median(err[visible]))
-    found, ref_found = int((~np.isnan(out[:, 0, 0])).sum()), int((~np.isnan(ref[:, 0, 0])).sum())
-    print(f"{video}: median {100 * median:.3f}% p90 {100 * np.percentile(err[visible], 90):.3f}% "
+    err, found, ref_found = run_on_reference(pose, data_root, video, check)
+    median = float(np.median(err))
+    print(f"{video}: median {100 * median:.3f}% p90 {100 * np.percentile(err, 90):.3f}% "
           f"of the diagonal; frames with a pose {found} (reference {ref_found}); "
           f"detector calls {pose.detector_calls}")
     assert median < 0.02

@@ -10,7 +10,6 @@ build``; tests that need them skip, naming that command, when they are not built
 from __future__ import annotations
 
 import hashlib
-import math
 import shutil
 import subprocess
 import sys
@@ -30,7 +29,8 @@ from edge.pose.models import (
     onnx_metadata,
     pose_variant,
 )
-from edge.pose.native import RUNTIMES, NativePose, read_frames
+from edge.pose.native import RUNTIMES, NativePose
+from test_pose_native import run_on_reference
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEOS = ["ballet", "belly_dancing", "gangnam_style", "macarena"]
@@ -147,14 +147,6 @@ def test_build_writes_the_variants_atomically(tmp_path: Path) -> None:
 # --- against MediaPipe's own output -----------------------------------------------------------
 
 
-def _errors(out: np.ndarray, ref: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Per visible reference landmark, the distance as a fraction of the image diagonal,
-    on frames where both have a pose."""
-    both = ~np.isnan(out[:, 0, 0]) & ~np.isnan(ref[:, 0, 0])
-    err = np.hypot((out[..., 0] - ref[..., 0]) * w, (out[..., 1] - ref[..., 1]) * h) / math.hypot(w, h)
-    return err[(ref[..., 3] >= 0.5) & both[:, None]]
-
-
 @pytest.mark.parametrize("variant, video", [(v, video) for v in ACCURATE if v != "float32" for video in VIDEOS]
                          + [(v, video) for v, videos in STABLE_ONLY.items() for video in videos])
 def test_variant_matches_mediapipe_reference(variant: str, video: str, data_root: Path) -> None:
@@ -162,23 +154,7 @@ def test_variant_matches_mediapipe_reference(variant: str, video: str, data_root
     the diagonal and a pose in at least as many frames as MediaPipe (4 to 7 s per video, like
     the float32 test, so not marked slow)."""
     _built(variant)
-    mp4 = data_root / "videos" / f"{video}.mp4"
-    ref_path = data_root / "videos" / f"{video}_mediapipe33.npy"
-    if not mp4.exists() or not ref_path.exists():
-        pytest.skip(f"{mp4.name} or its reference is not in {mp4.parent}")
-    ref = np.load(ref_path)
-    frames = read_frames(mp4)
-    assert len(frames) == len(ref)
-    h, w = frames[0].shape[:2]
-    pose = NativePose(variant=variant)
-    out = np.full(ref.shape, np.nan, np.float32)
-    for i, frame in enumerate(frames):
-        res = pose.process(frame)
-        if res.found:
-            out[i] = res.landmarks
-    pose.close()
-    err = _errors(out, ref, w, h)
-    found, ref_found = int((~np.isnan(out[:, 0, 0])).sum()), int((~np.isnan(ref[:, 0, 0])).sum())
+    err, found, ref_found = run_on_reference(NativePose(variant=variant), data_root, video)
     print(f"{variant} {video}: median {100 * np.median(err):.3f}% p90 {100 * np.percentile(err, 90):.3f}%; "
           f"frames with a pose {found} (reference {ref_found})")
     assert float(np.median(err)) < 0.02

@@ -217,7 +217,6 @@ class Runtime:
         self._xy: deque[np.ndarray] = deque()
         self._ok: deque[np.ndarray] = deque()
         self._last_pose_t: Optional[float] = None
-        self._first_t: Optional[float] = None
         self._present_since: Optional[float] = None
         self._next_update: Optional[float] = None
         self._since_update: dict[str, list[float]] = {"capture": [], "pose": []}
@@ -279,8 +278,6 @@ class Runtime:
 
     def _add(self, frame: Frame, result: PoseResult) -> None:
         t = frame.t
-        if self._first_t is None:
-            self._first_t = t
         if result.landmarks is None:
             if self._last_pose_t is not None and t - self._last_pose_t > self.config.reset_after_seconds:
                 self.reset()

@@ -320,16 +320,13 @@ class Runtime:
 
     # ------------------------------------------------------------------ per hop
 
-    def _track(self, since: Optional[float] = None) -> Track:
+    def _track(self) -> Track:
+        """The buffered frames as arrays (built once per update)."""
         times = np.fromiter(self._times, np.float64, len(self._times))
         if not len(times):
             j = len(BODY_JOINTS)
             return Track(np.zeros(0), np.zeros((0, j, 2)), np.zeros((0, j), bool))
-        xy, ok = np.stack(self._xy), np.stack(self._ok)
-        if since is not None:
-            keep = times >= since
-            times, xy, ok = times[keep], xy[keep], ok[keep]
-        return Track(times, xy, ok)
+        return Track(times, np.stack(self._xy), np.stack(self._ok))
 
     def _decide(self, frame: Frame, dropped: int) -> Update:
         cfg = self.config
@@ -364,7 +361,7 @@ class Runtime:
                 state = "unsure"
             else:
                 state, style, confidence = "style", shown, float(probs[shown])
-            bpm = self._movement_bpm(t)
+            bpm = self._movement_bpm(track, t)
             recs = tuple(recommend(smoothed, bpm, self.catalog, cfg.top_k, labels, unsure=state == "unsure"))
             lat["recommend"] = (time.perf_counter() - t2) * 1e3
         elif seen_recently and self._present_since is not None and \
@@ -388,11 +385,12 @@ class Runtime:
         self.last_update = update
         return update
 
-    def _movement_bpm(self, t: float) -> float:
+    def _movement_bpm(self, track: Track, t: float) -> float:
         """The dancer's tempo: the median of the last few estimates, each folded to the octave
         nearest the running value, since the periodicity estimate hops between a step and
         a stride (and half or double tempo ranks songs the same way anyway)."""
-        tempo = movement_tempo(self._track(since=t - self.config.tempo_seconds))
+        recent = track.times >= t - self.config.tempo_seconds
+        tempo = movement_tempo(Track(track.times[recent], track.xy[recent], track.ok[recent]))
         if math.isfinite(tempo.bpm) and tempo.confidence > 0:
             b = float(tempo.bpm)
             if self._bpm_history:

@@ -115,20 +115,24 @@ def test_one_euro_filter_holds_a_constant_and_follows_a_jump() -> None:
     assert 5.0 < jumped[0] < 25.0 and jumped[1] == pytest.approx(7.0)
 
 
+def assert_imports_none_of(code: str, banned: tuple[str, ...]) -> None:
+    """Run ``code`` in a fresh interpreter and fail if it imported any ``banned`` package.
+    Shared by the variant tests."""
+    probe = (code + "\nimport sys\n"
+             f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {banned!r})\n"
+             "print(bad)\nsys.exit(1 if bad else 0)\n")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_native_pose_imports_neither_tensorflow_nor_mediapipe() -> None:
-    code = (
-        "import sys\n"
+    assert_imports_none_of(
         "import edge.pose.native as n\n"
         "try:\n"
         "    n.NativePose().close()\n"
         "except FileNotFoundError:\n"
-        "    pass\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'mediapipe'))\n"
-        "print(bad)\n"
-        "sys.exit(1 if bad else 0)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+        "    pass\n",
+        ("tensorflow", "mediapipe"))
 
 
 def test_process_without_a_person_and_after_close(pose_models) -> None:

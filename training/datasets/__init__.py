@@ -8,28 +8,24 @@ to ``$EDGEREC_DATA`` or ``../shared/data`` next to the project.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from edge.paths import DATA_ENV
+from edge.paths import data_root as edge_data_root
 from edge.posefile import LANDMARK_SUFFIX, load_landmark_file
 from edge.schema import PoseSequence
 
 from . import aistpp, music2dance
 
-ENV_VAR = "EDGEREC_DATA"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENV_VAR = DATA_ENV
 
 
 def data_root(explicit: Optional[str | Path] = None) -> Path:
-    """The data folder: ``explicit``, else ``$EDGEREC_DATA``, else ``../shared/data``."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env)
-    return PROJECT_ROOT.parent / "shared" / "data"
+    """The data folder: ``explicit``, else ``$EDGEREC_DATA``, else ``../shared/data``
+    (one rule for training and the device: :func:`edge.paths.data_root`)."""
+    return edge_data_root(explicit)
 
 
 def _cmu_label(path: Path) -> str:

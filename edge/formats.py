@@ -52,6 +52,11 @@ class ExportFormat:
             calibrated scales: one int8 scale for raw inputs of very different ranges loses
             the small channels (see ``converters.model.export_model``).
         description: one line for ``--help`` and reports.
+
+    Integer formats (:attr:`is_kernel_dependent`) run on whichever int8 kernels the CPU
+    has (VNNI, AVX-512, AVX2, NEON), which round differently; their parity is measured on
+    the machine that converts, and ``convert`` may legitimately refuse on one CPU a model
+    it accepts on another.
     """
 
     name: str
@@ -75,6 +80,11 @@ class ExportFormat:
     @property
     def is_quantised(self) -> bool:
         return self.quant not in ("float32", "none")
+
+    @property
+    def is_kernel_dependent(self) -> bool:
+        """Whether its outputs depend on the CPU's int8 kernels (every quantised format but float16)."""
+        return self.is_quantised and self.quant != "float16"
 
 
 FORMATS: tuple[ExportFormat, ...] = (

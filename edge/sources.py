@@ -326,14 +326,15 @@ class Picamera2Source(FrameSource):
 class PoseFileSource(FrameSource):
     """Recorded landmarks (T, 33, 4), replayed as frames that already carry their pose.
 
-    The frame rate and image size come from the video beside the file, or ``fps`` and
-    ``image_size``. With ``with_video=True`` and a companion video, frames also carry its
-    pixels (for ``--save``); otherwise ``image`` is None.
+    The frame rate and image size are ``fps`` and ``image_size`` when given, else the
+    sidecar's (``<stem>_mediapipe33.json``, written by ``edgerec data extract``), else the
+    header of the video beside the file. With ``with_video=True`` and a companion video,
+    frames also carry its pixels (for ``--save``); otherwise ``image`` is None.
     """
 
     def __init__(self, path: str | os.PathLike, fps: Optional[float] = None,
                  image_size: Optional[tuple[int, int]] = None, with_video: bool = False):
-        from edge.posefile import companion_video, probe_video
+        from edge.posefile import LANDMARK_SUFFIX, companion_video, read_sidecar, resolve_timing
 
         self.path = Path(path)
         if not self.path.is_file():
@@ -344,20 +345,17 @@ class PoseFileSource(FrameSource):
             raise SourceError(f"{self.path}: not a readable .npy landmark file ({exc})") from exc
         if arr.ndim != 3 or arr.shape[1:] != (33, 4):
             raise SourceError(f"{self.path}: expected landmarks of shape (T, 33, 4), got {arr.shape}")
-        video = companion_video(self.path) if self.path.name.endswith("_mediapipe33.npy") else None
+        video = companion_video(self.path) if self.path.name.endswith(LANDMARK_SUFFIX) else None
         self.video = video if with_video else None
-        if fps is None or image_size is None:
-            if video is None:
-                if fps is None or image_size is None:
-                    raise SourceError(f"{self.path}: no video beside it to take the frame rate and "
-                                      "size from; pass --fps and --size WxH")
-            else:
-                v_fps, v_size = probe_video(video)
-                fps = fps or v_fps
-                image_size = image_size or v_size
+        try:
+            sidecar = read_sidecar(self.path) if (fps is None or image_size is None) else None
+            fps, image_size = resolve_timing(self.path, len(arr), fps, image_size, sidecar,
+                                             fix="pass --fps and --size WxH")
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
         self.arr = arr.astype(np.float32)
-        self.fps = float(fps)  # type: ignore[arg-type]
-        self.size = tuple(int(v) for v in image_size)  # type: ignore[union-attr]
+        self.fps = float(fps)
+        self.size: tuple[int, int] = (int(image_size[0]), int(image_size[1]))
         self.description = f"landmarks {self.path}"
 
     def __iter__(self) -> Iterator[Frame]:

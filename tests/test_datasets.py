@@ -24,13 +24,17 @@ from training.augment import clip_windows
 from training.datasets import aistpp, music2dance
 from training.windows import link_shared_groups, make_folds, remove_shared_motion, split_labels, training_windows
 
-EXPECTED_COUNTS = {"music2dance": 41, "cmu": 24, "aistpp": 6, "mediapipe": 4}
-EXPECTED_LABELS = {
+#: Labels each source must provide. Checked as "at least these", never as exact counts, so
+#: that adding data to the shared folder never turns CI red.
+REQUIRED_LABELS = {
     "music2dance": {"cha-cha", "rumba", "waltz"},
     "cmu": {"salsa"},
     "aistpp": {"house", "krump", "middlehiphop"},
+    "openpose": {"salsa"},
+    "realvideo": {"salsa", "bachata"},
     "mediapipe": {"ballet", "belly_dancing", "gangnam_style", "macarena"},
 }
+IMAGE_SOURCES = {"aistpp", "openpose", "realvideo", "mediapipe"}
 CORE = ["left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
         "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"]
 
@@ -57,8 +61,10 @@ def _by(seqs, source):
 # ------------------------------------------------------------------ discovery and loaders
 
 
-def test_discover_counts(refs):
-    assert Counter(r.source for r in refs) == EXPECTED_COUNTS
+def test_discover_finds_every_source(refs):
+    found = Counter(r.source for r in refs)
+    assert set(found) == set(REQUIRED_LABELS), found
+    assert len({r.path for r in refs}) == len(refs), "a file was found by two sources"
 
 
 def test_discover_missing_folder_mentions_env_var(tmp_path):
@@ -67,22 +73,26 @@ def test_discover_missing_folder_mentions_env_var(tmp_path):
 
 
 def test_loaders_give_valid_sequences(seqs):
-    assert {s.source for s in seqs} == set(EXPECTED_COUNTS)
+    assert {s.source for s in seqs} == set(REQUIRED_LABELS)
     for s in seqs:
-        assert s.label in EXPECTED_LABELS[s.source], s.clip_id
         assert s.points.shape == (s.num_frames, NUM_LANDMARKS, 3) and s.points.dtype == np.float32
         assert s.mask.shape == (s.num_frames, NUM_LANDMARKS) and s.mask.dtype == bool
         assert np.isfinite(s.points).all(), s.clip_id
         assert s.num_frames > 10 and s.fps > 0
         assert np.all(np.diff(s.times) > 0)
         assert s.group and s.clip_id and s.path
-        assert s.frame == ("world" if s.source in ("music2dance", "cmu") else "image"), s.clip_id
+        assert s.frame == ("image" if s.source in IMAGE_SOURCES else "world"), s.clip_id
         if s.frame == "image":
             assert s.image_size is not None
             assert (s.points[..., 2] == 0).all()
-        # every source provides the core body joints
-        assert s.present[[LANDMARK[n] for n in CORE]].all(), s.clip_id
-        if s.source == "mediapipe":
+        # every source provides the core body joints; a real video may never see one well
+        # enough (bachata's basic never shows the left elbow at visibility 0.5)
+        present = s.present[[LANDMARK[n] for n in CORE]]
+        if s.source in ("realvideo", "mediapipe"):
+            assert present[[0, 1, 6, 7]].all() and present.mean() > 0.8, s.clip_id
+        else:
+            assert present.all(), s.clip_id
+        if s.source in ("mediapipe", "realvideo"):
             # mask False exactly where the file has no pose; low visibility masks more
             raw = np.load(s.path)
             found = ~np.isnan(raw[..., 0])
@@ -90,14 +100,21 @@ def test_loaders_give_valid_sequences(seqs):
             assert not (s.mask & (np.nan_to_num(raw[..., 3]) < 0.5)).any(), s.clip_id
             assert s.mask.any(axis=1).mean() == pytest.approx(found.any(axis=1).mean())
             assert s.mask.any(axis=1).mean() > 0.5, s.clip_id  # measured 0.57 (belly_dancing) to 1.0
+        elif s.source == "openpose":
+            # in pixels of the frame meta.json gives, found in every frame sampled here
+            w, h = s.image_size
+            seen = s.points[s.mask]
+            assert (seen[:, 0] >= 0).all() and (seen[:, 0] <= w).all() and (seen[:, 1] <= h).all(), s.clip_id
+            assert s.mask.any(axis=1).mean() > 0.95, s.clip_id
+            assert s.group == f"dancer:{s.meta['dancer'].lower()}"
         else:
             # mocap and AIST++ see the core joints in (nearly) every frame
             core = s.mask[:, [LANDMARK[n] for n in CORE]]
             assert core.all(axis=1).mean() > 0.95, s.clip_id
             if s.frame == "world":  # mocap markers never drop out: the mask is the joint set
                 assert (s.mask == s.present[None]).all(), s.clip_id
-    for source, labels in EXPECTED_LABELS.items():
-        assert {s.label for s in _by(seqs, source)} == labels
+    for source, labels in REQUIRED_LABELS.items():
+        assert labels <= {s.label for s in _by(seqs, source)}, source
 
 
 def test_labels_follow_names(seqs):
@@ -108,8 +125,33 @@ def test_labels_follow_names(seqs):
         assert s.label == Path(s.path).parent.name
     for s in _by(seqs, "mediapipe"):
         assert Path(s.path).name == f"{s.label}_mediapipe33.npy"
-    counts = Counter(s.label for s in _by(seqs, "music2dance"))
-    assert counts == {"cha-cha": 5, "rumba": 7, "waltz": 29}
+    for s in _by(seqs, "realvideo"):
+        assert Path(s.path).parent.name == s.label and Path(s.path).parent.parent.name == "realvideo"
+    for s in _by(seqs, "openpose"):
+        assert Path(s.path).parent.name == s.label and (Path(s.path) / "meta.json").exists()
+
+
+def test_openpose_frame_rate_matches_the_salsa_step(seqs):
+    """meta.json's 30 fps checked against the motion: the feet's left-right alternation
+    repeats every 4 counts of the basic, which at 30 fps is 150-170 BPM (42-48 frames,
+    measured), a normal salsa tempo; at the 120 fps the 4x JSON frame count of Ana could
+    suggest, it would be over 600 BPM."""
+    for s in _by(seqs, "openpose"):
+        dx = s.points[:, LANDMARK["left_ankle"], 0] - s.points[:, LANDMARK["right_ankle"], 0]
+        dx = (dx - np.convolve(dx, np.ones(61) / 61, "same"))[100:-100]
+        ac = np.correlate(dx, dx, "full")[len(dx) - 1:]
+        ac /= ac[0]
+        lag = int(np.argmax(ac[int(s.fps * 0.8):int(s.fps * 2.5)])) + int(s.fps * 0.8)
+        bpm = 4 * 60 * s.fps / lag
+        assert 120 <= bpm <= 220, (s.clip_id, lag, bpm)
+
+
+def test_real_video_of_a_named_dancer_joins_her_group(linked):
+    ana = [s for s in linked if s.label == "salsa" and "ana" in Path(s.path).name.lower()]
+    assert {s.source for s in ana} == {"openpose", "realvideo"}
+    assert {s.group for s in ana} == {"dancer:ana"}
+    bachata = [s for s in linked if s.label == "bachata"]
+    assert len({s.group for s in bachata}) == 1, "one couple is one group"
 
 
 def test_music2dance_frame_rates(seqs):
@@ -250,7 +292,8 @@ def test_link_shared_groups_synthetic():
 def test_make_folds(linked):
     labels, inset, outset = split_labels(linked)
     assert {"waltz", "salsa"} <= set(labels)
-    assert {s.label for s in outset} == EXPECTED_LABELS["mediapipe"]
+    assert REQUIRED_LABELS["mediapipe"] | {"bachata"} <= {s.label for s in outset}
+    assert not set(labels) & {s.label for s in outset}
     k = 5
     folds = make_folds(inset, k)
     fold_of_group = defaultdict(set)

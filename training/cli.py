@@ -80,6 +80,53 @@ def data_export_poses(clip_id: str, out: Path, data_dir: Optional[Path]) -> None
                f"edgerec run --poses {path} --fps {fps:g} --size {size[0]}x{size[1]}")
 
 
+def _pose_choice() -> click.Choice:
+    from edge.pose import POSE_CHOICES
+
+    return click.Choice(POSE_CHOICES)
+
+
+def _pose_variant_choice() -> click.Choice:
+    from edge.pose.models import POSE_VARIANTS
+
+    return click.Choice(list(POSE_VARIANTS))
+
+
+@data.command("extract")
+@click.argument("video_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for the landmark files (the input's sub-folders are kept).")
+@click.option("--pose", type=_pose_choice(), default="auto", show_default=True,
+              help="Pose stage, as for `edgerec run`.")
+@click.option("--pose-variant", type=_pose_variant_choice(), default="float32", show_default=True,
+              help="Native pose models: float32 (.tflite) or a built ONNX variant (edgerec pose info).")
+@click.option("--overwrite", is_flag=True, help="Redo videos that are already extracted.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Pose inference threads.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no per-video lines.")
+def data_extract(video_dir: Path, out_dir: Path, pose: str, pose_variant: str, overwrite: bool, threads: int,
+                 quiet: bool) -> None:
+    """Landmarks of every video under VIDEO_DIR, from edgerec's own pose stage.
+
+    Writes OUT/<sub-folder>/<stem>_mediapipe33.npy (float32 (T, 33, 4), the layout of the
+    shared reference files) and a <stem>_mediapipe33.json sidecar (fps, size, label, ...),
+    so `edgerec run --poses`, `evaluate` and training read them without the video. The
+    label is the video's folder name inside VIDEO_DIR, else its file name. Files are
+    written atomically; a second run skips the videos already done (a landmark file
+    without a matching sidecar is redone). Exits non-zero if any video failed.
+    """
+    from edge.extract import ExtractConfig, ExtractError, extract
+
+    log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    try:
+        summary = extract(video_dir, out_dir, ExtractConfig(pose=pose, pose_variant=pose_variant, threads=threads,
+                                                            overwrite=overwrite, progress=not quiet), log=log)
+    except (ExtractError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    error = summary.error_line()
+    if error is not None:
+        raise click.ClickException(error)
+
+
 def _arch_choice() -> click.Choice:
     from training.train import ALL_ARCHS
 

@@ -36,7 +36,7 @@ from training.windows import (
 PAPER_ARCHS = ("paper", "paper-lstm-bigru", "paper-lstm-gru")
 WINDOW_ARCHS = ("edge",)
 ALL_ARCHS = WINDOW_ARCHS + PAPER_ARCHS + ("baseline",)
-DEFAULT_SOURCES = ("music2dance", "cmu", "aistpp", "mediapipe")
+DEFAULT_SOURCES = ("music2dance", "cmu", "aistpp", "openpose", "realvideo", "mediapipe")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import os
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -60,7 +61,7 @@ def remove_shared_motion(seqs: Sequence[PoseSequence], min_shared: int = 10) -> 
                         audio_offset=s.audio_offset + t0,
                         meta={**s.meta, "trimmed_shared_opening_frames": cut})
         trimmed.append(s)
-    return link_shared_groups(trimmed, min_shared)
+    return link_shared_groups(link_same_dancers(trimmed), min_shared)
 
 
 def link_shared_groups(seqs: Sequence[PoseSequence], min_shared: int = 10) -> list[PoseSequence]:
@@ -94,6 +95,25 @@ def link_shared_groups(seqs: Sequence[PoseSequence], min_shared: int = 10) -> li
         groups.setdefault(find(i), s.group)
     return [replace(s, group=groups[find(i)]) if groups[find(i)] != s.group else s
             for i, s in enumerate(seqs)]
+
+
+def link_same_dancers(seqs: Sequence[PoseSequence]) -> list[PoseSequence]:
+    """Give a real video the split group of the named dancer it shows.
+
+    A dancer known by name from one source (OpenPose's ``meta.json``: ``dancer:ana``) may
+    appear in another's video, named first in its file name (``realvideo/salsa/
+    ana_salsa_overlay.mp4``). Such clips join that dancer's group, so the same person is
+    never on both sides of a split. Only clips of the same label are linked.
+    """
+    known = {(s.label, s.group) for s in seqs if s.group.startswith("dancer:")}
+    out = []
+    for s in seqs:
+        if s.source == "realvideo":
+            stem = Path(s.path).name.split("_")[0].lower()
+            if (s.label, f"dancer:{stem}") in known:
+                s = replace(s, group=f"dancer:{stem}", meta={**s.meta, "dancer": stem})
+        out.append(s)
+    return out
 
 
 def group_counts(seqs: Sequence[PoseSequence]) -> dict[str, int]:

@@ -17,7 +17,7 @@ from edge.paths import data_root as edge_data_root
 from edge.posefile import LANDMARK_SUFFIX, load_landmark_file
 from edge.schema import PoseSequence
 
-from . import aistpp, music2dance
+from . import aistpp, music2dance, openpose
 
 ENV_VAR = DATA_ENV
 
@@ -58,8 +58,35 @@ def _find_aistpp(root: Path) -> list[Path]:
     )
 
 
+#: A folder of this name holds ``<style>/<clip>.mp4`` real videos with their landmark files.
+REALVIDEO_FOLDER = "realvideo"
+
+
+def _is_realvideo(path: Path) -> bool:
+    return path.parent.parent.name == REALVIDEO_FOLDER
+
+
 def _find_landmarks(root: Path) -> list[Path]:
-    return sorted(root.rglob("*" + LANDMARK_SUFFIX))
+    return sorted(p for p in root.rglob("*" + LANDMARK_SUFFIX) if not _is_realvideo(p))
+
+
+def _find_realvideo(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*" + LANDMARK_SUFFIX) if _is_realvideo(p))
+
+
+def _load_realvideo(path: Path) -> PoseSequence:
+    """A real video's landmarks, labelled by its style folder.
+
+    Without a dancer's name the whole style folder is one split group (``bachata/`` is one
+    couple); sharing a group never leaks, splitting one dancer's clips would.
+    """
+    from dataclasses import replace
+
+    style = path.parent.name
+    seq = load_landmark_file(path, label=style)
+    stem = path.name[: -len(LANDMARK_SUFFIX)]
+    return replace(seq, source="realvideo", group=f"realvideo:{style}", clip_id=f"realvideo:{style}/{stem}",
+                   meta={**seq.meta, "real_video": True})
 
 
 @dataclass(frozen=True)
@@ -76,6 +103,10 @@ SOURCES: tuple[Source, ...] = (
     Source("music2dance", "3D mocap + song (DANCE_<style>_<n>/skeletons.json.gz)", _find_m2d, music2dance.load_clip),
     Source("cmu", "3D mocap BVH (label = folder name without 'cmu_')", _find_bvh, _load_cmu),
     Source("aistpp", "2D COCO-17 keypoints (label = folder name)", _find_aistpp, aistpp.load_clip),
+    Source("openpose", "OpenPose BODY_25 JSON frames (<style>/<dancer>/json/, meta.json; label = style, "
+           "group = dancer)", openpose.find_sequences, openpose.load_sequence),
+    Source("realvideo", "real videos' MediaPipe landmark files (realvideo/<style>/; label = style folder)",
+           _find_realvideo, _load_realvideo),
     Source("mediapipe", "MediaPipe 33-landmark files (label = file stem)", _find_landmarks, load_landmark_file),
 )
 SOURCE_BY_NAME = {s.name: s for s in SOURCES}

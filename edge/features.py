@@ -45,7 +45,10 @@ import numpy as np
 from edge.schema import LANDMARK, PoseSequence
 
 #: Bumped whenever the numbers a window produces change; model cards record it.
-FEATURE_VERSION = 1
+#: Version 2 added :attr:`FeatureSpec.lag_seconds`; a version-1 spec is a version-2 spec
+#: whose lag is half the filter kernel, so both are read (:data:`READABLE_VERSIONS`).
+FEATURE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 #: The joints of the per-frame representation, in channel order. "head" is derived.
 BODY_JOINTS: tuple[str, ...] = (
@@ -91,6 +94,11 @@ class FeatureSpec:
     context_seconds: float = 2.0
     max_gap_seconds: float = 0.6
     min_valid_fraction: float = 0.5
+    #: How far the window's last frame lags the newest frame, seconds. None: half the filter
+    #: kernel, a true zero-phase low-pass to the window's end (version 1). A shorter lag
+    #: answers sooner; the filter's missing future is treated like any unseen frame (the
+    #: normalised convolution renormalises), in training and on the device alike.
+    lag_seconds: Optional[float] = None
     joints: tuple[str, ...] = BODY_JOINTS
     version: int = FEATURE_VERSION
     channels: tuple[str, ...] = field(init=False)
@@ -100,6 +108,8 @@ class FeatureSpec:
             raise ValueError("interp_rate must be a whole multiple of rate")
         if not 0 < self.cutoff_hz < self.rate / 2:
             raise ValueError("cutoff_hz must be between 0 and rate / 2")
+        if self.lag_seconds is not None and not 0 <= self.lag_seconds <= self.kernel_seconds / 2:
+            raise ValueError("lag_seconds must be between 0 and half of kernel_seconds")
         names: list[str] = []
         for kind in ("pos", "vel", "acc"):
             names += [f"{kind}_{j}_{ax}" for j in self.joints for ax in "xy"]
@@ -109,10 +119,17 @@ class FeatureSpec:
         object.__setattr__(self, "channels", tuple(names))
 
     @property
+    def lag_frames(self) -> int:
+        """:attr:`latency_seconds` in frames of the ``interp_rate`` grid."""
+        if self.lag_seconds is None:
+            return (int(round(self.kernel_seconds * self.interp_rate)) | 1) // 2
+        return int(round(self.lag_seconds * self.interp_rate))
+
+    @property
     def latency_seconds(self) -> float:
-        """How far the window's last frame lags the newest frame (half the filter kernel)."""
-        n = int(round(self.kernel_seconds * self.interp_rate)) | 1
-        return (n // 2) / self.interp_rate
+        """How far the window's last frame lags the newest frame (``lag_seconds``, or half the
+        filter kernel)."""
+        return self.lag_frames / self.interp_rate
 
     @property
     def window_frames(self) -> int:
@@ -133,14 +150,16 @@ class FeatureSpec:
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureSpec":
         keys = {"rate", "window_seconds", "cutoff_hz", "interp_rate", "kernel_seconds",
-                "context_seconds", "max_gap_seconds", "min_valid_fraction", "version"}
-        spec = cls(**{k: d[k] for k in keys if k in d}, joints=tuple(d.get("joints", BODY_JOINTS)))
-        if spec.version != FEATURE_VERSION:
+                "context_seconds", "max_gap_seconds", "min_valid_fraction", "lag_seconds", "version"}
+        version = d.get("version", FEATURE_VERSION)
+        if version not in READABLE_VERSIONS:
             raise ValueError(
-                f"model uses feature version {spec.version}, this edgerec computes version "
-                f"{FEATURE_VERSION}; retrain the model or install the matching edgerec"
+                f"model uses feature version {version}, this edgerec computes versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}; retrain the model or install the matching edgerec"
             )
-        return spec
+        if version == 1 and d.get("lag_seconds") is not None:
+            raise ValueError("a feature-version-1 spec has no lag_seconds; the model card is inconsistent")
+        return cls(**{k: d[k] for k in keys if k in d}, joints=tuple(d.get("joints", BODY_JOINTS)))
 
 
 # --------------------------------------------------------------------------- the paper
@@ -230,7 +249,7 @@ def resample_window(times: np.ndarray, xy: np.ndarray, mask: np.ndarray, t_end: 
     n_out = spec.window_frames
     n_ctx = int(round(spec.context_seconds * spec.interp_rate))
     n_span = (n_out - 1) * step + 1
-    n_fine = n_ctx + n_span + half
+    n_fine = n_ctx + n_span + spec.lag_frames
     grid = t_end - (np.arange(n_fine)[::-1]) / spec.interp_rate
     lo = np.searchsorted(times, grid[0] - spec.max_gap_seconds, side="left")
     hi = np.searchsorted(times, t_end + spec.max_gap_seconds, side="right")

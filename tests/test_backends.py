@@ -179,7 +179,7 @@ def _with_card(src: Path, dst: Path, change) -> Path:
 
 
 @pytest.mark.parametrize("suffix, change, fragments", [
-    (".tflite", lambda c: c["feature_spec"].update(version=99), ["feature version 99", "computes version 1"]),
+    (".tflite", lambda c: c["feature_spec"].update(version=99), ["feature version 99", "computes version 1, 2"]),
     (".onnx", lambda c: c["feature_spec"].update(version=99), ["feature version 99"]),
     (".tflite", lambda c: c["input"].update(shape=[1, 40, 101]),
      ["input shape (50, 101) does not match its card (40, 101)"]),

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from edge.features import FEATURE_VERSION
+
 from edge.metadata import CARD_KEY, TFLiteFile, card_json, parse_card, sniff
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,7 +95,7 @@ def test_cards_read_on_the_device_without_tensorflow(converted):
         # what the issue asks every artefact to carry
         assert card["labels"] == list(tiny.labels)
         assert card["input"]["dtype"] == "float32" and card["input"]["shape"][1:] == [50, 101]
-        assert card["feature_spec"]["version"] == 1 and card["feature_spec"]["window_frames"] == 50
+        assert card["feature_spec"]["version"] == FEATURE_VERSION and card["feature_spec"]["window_frames"] == 50
         assert card["feature_spec"]["rate"] == 10.0 and card["hop_seconds"] == 1.0
         assert len(card["normalisation"]["mean"]) == 101
         export = card["export"]

@@ -25,6 +25,15 @@ from edge.schema import LANDMARK, PoseSequence
 _J = {n: i for i, n in enumerate(BODY_JOINTS)}
 _MIRROR = np.array([_J[n.replace("left", "#").replace("right", "left").replace("#", "right")] for n in BODY_JOINTS])
 _HIPS = [LANDMARK["left_hip"], LANDMARK["right_hip"]]
+_MID = [_J[f"{s}_{j}"] for s in ("left", "right") for j in ("elbow", "knee")]
+_DISTAL = [_J[f"{s}_{j}"] for s in ("left", "right") for j in ("wrist", "ankle")]
+
+
+def _noise_scale(cfg: "AugmentConfig") -> np.ndarray:
+    """Per-joint jitter factor: pose estimators are least sure of the limbs' ends."""
+    f = np.ones(len(BODY_JOINTS))
+    f[_MID], f[_DISTAL] = cfg.distal_noise
+    return f
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,17 @@ class Camera:
 
 
 EVAL_CAMERA = Camera()
+
+#: Fraction of frames with a body in which MediaPipe leaves each joint below visibility 0.5,
+#: measured on the shared real videos (``realvideo/`` and ``videos/``, 21 clips, the mean over
+#: clips): the arms are lost most (occlusion, motion blur), the head and torso almost never.
+#: Runs of invisible frames lasted 0.3-2.0 s (median 0.3-0.7 s per joint).
+CAMERA_INVISIBLE: dict[str, float] = {
+    "head": 0.0, "left_shoulder": 0.0, "right_shoulder": 0.0,
+    "left_elbow": 0.32, "right_elbow": 0.37, "left_wrist": 0.42, "right_wrist": 0.46,
+    "left_hip": 0.013, "right_hip": 0.013, "left_knee": 0.21, "right_knee": 0.25,
+    "left_ankle": 0.14, "right_ankle": 0.18,
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,17 @@ class AugmentConfig:
     keep_rate_prob: float = 0.25
     time_jitter: float = 0.15
     speed_range: tuple[float, float] = (0.94, 1.06)
+    #: Share of windows that get the pose estimator's visibility model (:func:`camera_dropouts`).
+    camera_dropout_prob: float = 0.7
+    #: Per-window multiplier of :data:`CAMERA_INVISIBLE` (clips range from clean to occluded).
+    camera_dropout_scale: tuple[float, float] = (0.0, 2.0)
+    #: Mean length of a run of frames in which a joint is not seen, seconds.
+    camera_dropout_run_seconds: float = 1.0
+    #: Jitter of the distal joints relative to ``noise_torso`` (elbows/knees, wrists/ankles).
+    distal_noise: tuple[float, float] = (1.5, 2.5)
+    #: Share of windows in which the dancer only just appeared (nothing seen before a random
+    #: point in the window's first half): what the runtime classifies on its first updates.
+    appear_prob: float = 0.15
     enabled: bool = True
 
     @classmethod
@@ -162,6 +193,31 @@ def _resample_rate(track: Track, rng: np.random.Generator, cfg: AugmentConfig, r
     return Track(track.times[idx], track.xy[idx], track.ok[idx])
 
 
+def camera_dropouts(track: Track, rng: np.random.Generator, cfg: AugmentConfig) -> Track:
+    """Hide joints the way a pose estimator on a camera does: in runs, distal joints most.
+
+    Each joint follows a two-state Markov chain over the track's own frame times whose
+    stationary share of hidden frames is its :data:`CAMERA_INVISIBLE` rate times one random
+    factor per window, and whose hidden runs last ``camera_dropout_run_seconds`` on average.
+    Motion capture never loses a marker, so without this a model can tell it from a camera
+    by visibility alone.
+    """
+    scale = rng.uniform(*cfg.camera_dropout_scale)
+    rates = np.clip(np.array([CAMERA_INVISIBLE.get(n, 0.0) for n in BODY_JOINTS]) * scale, 0.0, 0.9)
+    if not rates.any() or len(track.times) < 2:
+        return track
+    dt = np.diff(track.times, prepend=track.times[0] - float(np.median(np.diff(track.times))))
+    hidden = rng.random(len(rates)) < rates
+    ok = track.ok.copy()
+    for i, step in enumerate(dt):
+        leave = min(1.0, step / cfg.camera_dropout_run_seconds)
+        enter = np.minimum(1.0, leave * rates / np.maximum(1.0 - rates, 1e-6))
+        u = rng.random(len(rates))
+        hidden = np.where(hidden, u >= leave, u < enter)
+        ok[i] &= ~hidden
+    return Track(track.times, track.xy, ok)
+
+
 def augment_track(track: Track, rng: np.random.Generator, cfg: AugmentConfig, raw_fps: float) -> Track:
     """Apply the camera-realism augmentations to a track (times, 2D joints, visibility)."""
     if not cfg.enabled:
@@ -172,7 +228,7 @@ def augment_track(track: Track, rng: np.random.Generator, cfg: AugmentConfig, ra
         x[..., 0] = -x[..., 0]
         x, ok = x[:, _MIRROR], ok[:, _MIRROR]
     torso = _torso(track)
-    x += rng.normal(0, cfg.noise_torso * torso, x.shape)
+    x += rng.normal(0, cfg.noise_torso * torso, x.shape) * _noise_scale(cfg)[None, :, None]
     if rng.random() < cfg.drop_legs_prob:
         legs = [_J[f"{s}_{j}"] for s in ("left", "right") for j in ("knee", "ankle")]
         if rng.random() < 0.3:
@@ -187,8 +243,10 @@ def augment_track(track: Track, rng: np.random.Generator, cfg: AugmentConfig, ra
         start = rng.uniform(t[0], t[-1])
         keep &= ~((t >= start) & (t < start + rng.uniform(0.1, cfg.max_gap_seconds)))
     keep[[0, -1]] = True
-    out = Track(t[keep], x[keep], ok[keep])
-    return _resample_rate(out, rng, cfg, raw_fps)
+    out = _resample_rate(Track(t[keep], x[keep], ok[keep]), rng, cfg, raw_fps)
+    if rng.random() < cfg.camera_dropout_prob:
+        out = camera_dropouts(out, rng, cfg)
+    return out
 
 
 def random_camera(rng: np.random.Generator, cfg: AugmentConfig) -> Camera:
@@ -216,6 +274,9 @@ def sample_window(seq: PoseSequence, rng: np.random.Generator, spec: FeatureSpec
     track = sequence_track(seq, camera, lo, hi)
     track = Track(track.times / speed, track.xy, track.ok)
     track = augment_track(track, rng, cfg, seq.fps / speed)
+    if cfg.enabled and rng.random() < cfg.appear_prob:
+        since = t_end - spec.latency_seconds - rng.uniform(0.45, 1.0) * spec.window_seconds
+        track = Track(track.times, track.xy, track.ok & (track.times >= since)[:, None])
     return window_features(track, t_end, spec)
 
 

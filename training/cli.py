@@ -176,9 +176,26 @@ def train(arch: str, data_dir: Optional[Path], out: Path, seed: int, epochs: Opt
 @click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 @click.option("--source", "sources", multiple=True, type=click.Choice(SOURCE_NAMES))
-def evaluate(model: Path, data_dir: Path, as_json: bool, sources: tuple[str, ...]) -> None:
-    """Score MODEL on every clip found under DATA_DIR (any folder laid out like ../shared/data)."""
+@click.option("--runtime", "at_runtime", is_flag=True,
+              help="Score what `edgerec run` would show: replay every clip through the runtime (smoothing, "
+                   "hysteresis, unsure). Videos without landmark files are run through the pose stage first.")
+def evaluate(model: Path, data_dir: Path, as_json: bool, sources: tuple[str, ...], at_runtime: bool) -> None:
+    """Score MODEL on every clip found under DATA_DIR (a folder laid out like ../shared/data,
+    landmark files, or with --runtime also plain videos)."""
     quiet_tensorflow()
+    if at_runtime:
+        from training.realvideo import evaluate_runtime
+        from training.stats import render_runtime_evaluation
+
+        try:
+            result = evaluate_runtime(model, data_dir, sources or None, progress=not as_json)
+        except (ValueError, FileNotFoundError, OSError) as exc:
+            _fail(exc)
+        if as_json:
+            click.echo(json.dumps(result, indent=1, allow_nan=False))
+        else:
+            render_runtime_evaluation(result)
+        return
     from training.evaluate import evaluate as run_eval, to_json
 
     try:
@@ -191,6 +208,49 @@ def evaluate(model: Path, data_dir: Path, as_json: bool, sources: tuple[str, ...
         from training.stats import render_evaluation
 
         render_evaluation(result)
+
+
+@click.command("realvideo")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data folder (default: $EDGEREC_DATA or ../shared/data).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/realvideo"), show_default=True, help="Folder for report.md and report.json.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--per-class", default=None, type=int, help="Augmented training windows per class (default: train's).")
+@click.option("--epochs", default=None, type=int, help="Maximum epochs (default: train's).")
+@click.option("--no-aistpp", is_flag=True, help="Skip the two AIST++ folds (same dancer, reported apart).")
+@click.option("--quick", is_flag=True, help="Small settings for a smoke run (not for reporting).")
+def realvideo(data_dir: Optional[Path], out_dir: Path, seed: int, per_class: Optional[int], epochs: Optional[int],
+              no_aistpp: bool, quick: bool) -> None:
+    """Leave one real dancer out, scored at the runtime's decision level; writes the real-video report."""
+    quiet_tensorflow()
+    from training.realvideo import run_protocol
+    from training.realvideo_report import write
+    from training.train import TrainConfig, default_config, load_dataset
+    from training.domain import before_augmentation, run_source_tests
+
+    cfg = replace(default_config(), seed=seed)
+    if quick:
+        cfg = replace(cfg, per_class=60, val_per_class=30, epochs=3)
+    if per_class is not None:
+        cfg = replace(cfg, per_class=per_class, val_per_class=max(20, per_class // 4))
+    if epochs is not None:
+        cfg = replace(cfg, epochs=epochs)
+    args = [a for a in sys.argv[1:]] if sys.argv and sys.argv[0].endswith("edgerec") else ["realvideo"]
+    command = "edgerec " + " ".join(args)
+    root = data_dir or data_root()
+    try:
+        result = run_protocol(root, cfg, progress=True, aistpp=not no_aistpp)
+        result["seed"] = seed
+        ds = load_dataset(root)
+        seqs = list(ds.inset) + list(ds.outset)
+        per_group = 40 if quick else 150
+        sources = {when: [t.to_dict() for t in run_source_tests(seqs, cfg.spec, aug, seed=seed, per_group=per_group)]
+                   for when, aug in (("before", before_augmentation(cfg.augment)), ("after", cfg.augment))}
+        path = write(result, sources, out_dir, command)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        _fail(exc)
+    click.echo(f"wrote {path}")
 
 
 @click.command()

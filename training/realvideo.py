@@ -85,7 +85,7 @@ def keras_predict(model: Any) -> Predict:
     heads = two_head(model)
 
     def run(x: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
-        emb, probs = heads(np.asarray(x, np.float32), training=False)
+        emb, probs = heads([np.asarray(x, np.float32)], training=False)
         return np.asarray(probs, np.float64), np.asarray(emb, np.float64)
 
     return run
@@ -286,3 +286,314 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, Any]:
         out["out_of_set_windows_shown"] = _rate(sum(r.shown for r in outs), dec)
         out["out_of_set_confidently_wrong"] = _rate(sum(r.confident_shown for r in outs), dec)
     return out
+
+
+# ------------------------------------------------------------------ the protocol
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One held-out real dancer (or AIST++ clip set): what trains, what is scored."""
+
+    name: str
+    held_out: tuple[str, ...]       # split groups left out of training
+    test: tuple[PoseSequence, ...]  # in-set real clips of the held-out groups
+
+
+def dancer_folds(inset: Sequence[PoseSequence]) -> list[Fold]:
+    """Leave one real-camera dancer out: one fold per real in-set group (a dancer)."""
+    from training.windows import is_real
+
+    real = [s for s in inset if is_real(s)]
+    return [Fold(g, (g,), tuple(s for s in real if s.group == g)) for g in sorted({s.group for s in real})]
+
+
+def aistpp_folds(inset: Sequence[PoseSequence]) -> list[Fold]:
+    """AIST++ has one dancer per genre and two clips each: hold out the first, then the second
+    clip of every genre (the same dancer is in training, so these are not unseen dancers)."""
+    by_label: dict[str, list[PoseSequence]] = {}
+    for s in inset:
+        if s.source == "aistpp":
+            by_label.setdefault(s.label, []).append(s)
+    if not by_label or min(len(v) for v in by_label.values()) < 2:
+        return []
+    out = []
+    for k in range(2):
+        test = tuple(sorted(v, key=lambda s: s.clip_id)[k] for v in by_label.values())
+        out.append(Fold(f"aistpp clip {k + 1} of each genre", tuple(s.group for s in test), test))
+    return out
+
+
+def distance_ratio(model: MemoryStyleModel, seqs: Sequence[PoseSequence], quantile: float) -> Optional[float]:
+    """How far a model's unseen real dancers sit in its embedding, relative to its threshold.
+
+    The ``quantile`` of the held-out dancers' window distances divided by the model's own
+    distance threshold (fitted on augmented validation windows): the factor by which that
+    threshold must grow to accept ``quantile`` of real windows of a style it knows.
+    """
+    from training.augment import clip_windows
+
+    if model.calibration is None:
+        return None
+    xs = [clip_windows(s, model.spec, 0.5) for s in seqs]
+    x = np.concatenate([w for w in xs if len(w)]) if any(len(w) for w in xs) else None
+    if x is None:
+        return None
+    _, emb = model.predict(x)
+    d = model.calibration.distance(np.asarray(emb, np.float64))
+    return float(np.quantile(d, quantile) / model.calibration.distance_threshold)
+
+
+def with_threshold_scale(model: MemoryStyleModel, scale: float) -> MemoryStyleModel:
+    """The same model with its distance threshold multiplied by ``scale``."""
+    c = model.calibration
+    if c is None:
+        return model
+    cal = Calibration(c.temperature, c.class_means, c.precision, c.distance_threshold * scale, c.prob_threshold)
+    return MemoryStyleModel(model.predict, model.labels, model.spec, cal, str(model.path))
+
+
+#: Quantile of unseen real dancers' distances the real-video calibration accepts.
+REAL_ACCEPT_QUANTILE = 0.9
+#: Bounds of the real-video threshold scale: one odd fold must not make the model useless.
+SCALE_RANGE = (0.5, 3.0)
+#: The baseline has no embedding: it says unsure below this probability, like the edge model.
+BASELINE_PROB_THRESHOLD = 0.5
+MODEL_NAMES = {
+    "edge": "edge, unsure calibrated on real held-out dancers",
+    "edge-val": "edge, unsure calibrated on augmented validation windows only",
+    "baseline": "baseline (logistic regression on window statistics)",
+}
+
+
+def _replay_all(model: Any, clips: Sequence[PoseSequence], config: RuntimeConfig, fold: str) -> list[dict]:
+    out = []
+    for c in clips:
+        d = replay(model, c, config).to_dict()
+        d["fold"] = fold
+        out.append(d)
+    return out
+
+
+def _from_dict(d: dict) -> ClipResult:
+    keys = ClipResult.__dataclass_fields__
+    return ClipResult(**{"clip_id": d["clip"], **{k: d[k] for k in keys if k in d and k != "clip_id"},
+                         "first_style_s": d.get("first_style_s"), "first_decision_s": d.get("first_decision_s")})
+
+
+def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: bool = True,
+                 config: RuntimeConfig = RuntimeConfig(), quantile: float = REAL_ACCEPT_QUANTILE,
+                 sweep: Sequence[float] = (0.6, 0.8, 1.25, 1.6)) -> dict[str, Any]:
+    """Leave one real dancer out: train, calibrate "unsure" on the *other* held-out dancers,
+    and replay the held-out dancer's clips and every out-of-set real clip through the runtime.
+
+    For each dancer fold D the edge model's distance threshold is scaled by the mean, over
+    the other folds E, of :func:`distance_ratio` of E's clips under E's model (a model that
+    never saw E): D's own clips never shape D's threshold.
+    """
+    import time
+
+    from training.train import draw_windows, fit_baseline_model, fit_window_model, keras_seed, load_dataset
+    from training.windows import is_real
+
+    started = time.time()
+    ds = load_dataset(data_dir, progress=progress)
+    labels = list(ds.labels)
+    folds = dancer_folds(ds.inset)
+    if not folds:
+        raise ValueError(f"{data_dir}: no real-camera clips of a known style; add openpose/ or realvideo/ data")
+    extra = aistpp_folds(ds.inset) if aistpp else []
+    oos = [seg for s in ds.outset if is_real(s) for seg in segments(s)]
+    trained: dict[str, dict[str, Any]] = {}
+    all_folds = folds + extra
+    dancer_names = {f.name for f in folds}
+    bar = _bar(len(all_folds), progress)
+    for fold in all_folds:
+        keras_seed(cfg.seed)
+        train_seqs = [s for s in ds.inset if s.group not in fold.held_out]
+        tr, va = draw_windows(train_seqs, labels, cfg)
+        fitted = fit_window_model(train_seqs, labels, cfg, windows=(tr, va))
+        base = fit_baseline_model(train_seqs, labels, cfg, windows=tr)
+        edge_m = MemoryStyleModel(keras_predict(fitted.model), labels, cfg.spec, fitted.calibration, "edge")
+        base_m = MemoryStyleModel(lambda x, b=base: (b.predict_proba(x), None), labels, cfg.spec, None, "baseline",
+                                  prob_threshold=BASELINE_PROB_THRESHOLD)
+        test = [seg for s in fold.test for seg in segments(s)]
+        ratio = distance_ratio(edge_m, fold.test, quantile) if fold.name in dancer_names else None
+        trained[fold.name] = {"edge": edge_m, "baseline": base_m, "test": test, "ratio": ratio,
+                              "epochs": fitted.history.get("epochs_run"), "fold": fold}
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    ratios = {f.name: trained[f.name]["ratio"] for f in folds if trained[f.name]["ratio"] is not None}
+    rows: dict[str, list[dict]] = {k: [] for k in MODEL_NAMES}
+    sweep_rows: dict[float, list[dict]] = {}
+    scales: dict[str, float] = {}
+    for name, t in trained.items():
+        others = [r for k, r in ratios.items() if k != name]
+        scale = float(np.mean(others)) if others else (float(np.mean(list(ratios.values()))) if ratios else 1.0)
+        scale = float(np.clip(scale, *SCALE_RANGE))
+        scales[name] = scale
+        models = {"edge": with_threshold_scale(t["edge"], scale), "edge-val": t["edge"], "baseline": t["baseline"]}
+        clips = list(t["test"]) + (oos if name in dancer_names else [])
+        for key, m in models.items():
+            rows[key] += _replay_all(m, clips, config, name)
+        if name in dancer_names:
+            for mult in sweep:
+                sweep_rows.setdefault(mult, []).extend(
+                    _replay_all(with_threshold_scale(t["edge"], scale * mult), clips, config, name))
+    result: dict[str, Any] = {
+        "protocol": {
+            "folds": [{"name": f.name, "held_out": list(f.held_out), "test_clips": [s.clip_id for s in f.test],
+                       "epochs": trained[f.name]["epochs"], "distance_ratio": trained[f.name]["ratio"],
+                       "threshold_scale": scales[f.name]} for f in all_folds],
+            "segment_seconds": SEGMENT_SECONDS, "real_accept_quantile": quantile,
+            "confident": CONFIDENT, "runtime": {"hop_seconds": config.hop_seconds, "min_valid": config.min_valid,
+                                                "prob_alpha": config.prob_alpha,
+                                                "switch_updates": config.switch_updates},
+            "out_of_set_clips": [s.clip_id for s in oos],
+            "labels": labels,
+        },
+        "models": {},
+        "seconds": None,
+    }
+    for key, clip_rows in rows.items():
+        res = [_from_dict(r) for r in clip_rows]
+        dancer_res = [r for r, d in zip(res, clip_rows) if d["fold"] in dancer_names]
+        aist_res = [r for r, d in zip(res, clip_rows) if d["fold"] not in dancer_names]
+        per_dancer = {}
+        for g in sorted({r.group for r in dancer_res if r.in_set}):
+            per_dancer[g] = summarise([r for r in dancer_res if r.in_set and r.group == g])
+        per_oos = {}
+        for lab in sorted({r.label for r in dancer_res if not r.in_set}):
+            per_oos[lab] = summarise([r for r in dancer_res if not r.in_set and r.label == lab])
+        result["models"][key] = {
+            "description": MODEL_NAMES[key],
+            "unseen_dancers": summarise(dancer_res),
+            "per_dancer": per_dancer,
+            "per_out_of_set_style": per_oos,
+            "aistpp": summarise(aist_res) if aist_res else None,
+            "clips": clip_rows,
+        }
+    result["threshold_sweep"] = []
+    for mult, clip_rows in sorted(sweep_rows.items()):
+        u = summarise([_from_dict(r) for r in clip_rows])
+        result["threshold_sweep"].append({
+            "multiplier": mult, "clips_right": u["clips_right"]["rate"], "windows_right": u["windows_right"]["rate"],
+            "in_set_unsure": u["in_set_unsure"]["rate"],
+            "out_of_set_mostly_unsure": u["out_of_set_mostly_unsure"]["rate"],
+            "out_of_set_confidently_wrong": u["out_of_set_confidently_wrong"]["rate"]})
+    u = result["models"]["edge"]["unseen_dancers"]
+    result["threshold_sweep"].append({
+        "multiplier": 1.0, "clips_right": u["clips_right"]["rate"], "windows_right": u["windows_right"]["rate"],
+        "in_set_unsure": u["in_set_unsure"]["rate"], "out_of_set_mostly_unsure": u["out_of_set_mostly_unsure"]["rate"],
+        "out_of_set_confidently_wrong": u["out_of_set_confidently_wrong"]["rate"]})
+    result["threshold_sweep"].sort(key=lambda r: r["multiplier"])
+    result["seconds"] = round(time.time() - started, 1)
+    return result
+
+
+def _bar(total: int, progress: bool) -> Any:
+    if not progress:
+        return None
+    from edge._optional import require
+
+    return require("tqdm", "train").tqdm(total=total, desc="real-video folds", unit="fold", leave=False)
+
+
+# ------------------------------------------------------------------ any model, any folder
+
+
+def memory_model(path: str | Path) -> Any:
+    """A model file as the runtime drives it: converted files through :class:`edge.runtime.StyleModel`,
+    Keras and baseline files (training formats) through :class:`MemoryStyleModel`."""
+    from edge.formats import suffixes
+    from edge.runtime import StyleModel
+    from training.evaluate import load_model
+
+    path = Path(path)
+    if path.suffix in suffixes():
+        return StyleModel(path)
+    loaded = load_model(path)
+    card = loaded.card
+    if card.get("preprocessing") != "windows":
+        raise ValueError(f"{path}: a {card.get('arch')!r} model classifies whole clips, not a live pose stream; "
+                         "evaluate it without --runtime")
+    spec = FeatureSpec.from_dict(card["feature_spec"])
+    calib = Calibration.from_dict(card["calibration"]) if card.get("calibration") else None
+    if path.suffix == ".keras":
+        from edge._optional import require
+
+        keras = require("keras", "train")
+        model = keras.models.load_model(path, compile=False)
+        return MemoryStyleModel(keras_predict(model), card["labels"], spec, calib, str(path))
+    return MemoryStyleModel(loaded.predict, card["labels"], spec, calib, str(path),
+                            prob_threshold=BASELINE_PROB_THRESHOLD)
+
+
+def as_image_sequence(seq: PoseSequence, card: Optional[dict] = None) -> PoseSequence:
+    """An image-frame version of any clip: world (mocap) clips are filmed by the evaluation camera."""
+    if seq.frame == "image":
+        return seq
+    from training.augment import EVAL_CAMERA, Camera, project
+
+    cam = (card or {}).get("eval_camera")
+    camera = Camera(**{**cam, "image_size": tuple(cam.get("image_size", (1280, 720)))}) if cam else EVAL_CAMERA
+    xy = project(seq.points.astype(np.float64), seq.mask, camera)
+    pts = np.zeros_like(seq.points)
+    pts[..., :2] = xy
+    return replace(seq, points=pts.astype(np.float32), frame="image", image_size=tuple(camera.image_size))
+
+
+def _log(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr)
+
+
+def _extract_videos(data_dir: Path, progress: bool) -> Optional[Path]:
+    """Landmarks for videos under ``data_dir`` that have none beside them, cached; the cache folder."""
+    import hashlib
+
+    from edge.extract import ExtractConfig, extract, find_videos
+    from edge.paths import cache_dir
+    from edge.posefile import LANDMARK_SUFFIX
+
+    todo = [v for v in find_videos(data_dir) if not v.with_name(v.stem + LANDMARK_SUFFIX).exists()]
+    if not todo:
+        return None
+    key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    out = cache_dir("landmarks", key)
+    summary = extract(data_dir, out, ExtractConfig(progress=progress), log=(lambda line: None) if not progress else _log)
+    if summary.error_line():
+        raise ValueError(summary.error_line())
+    return out
+
+
+def evaluate_runtime(model_path: str | Path, data_dir: str | Path, sources: Optional[Sequence[str]] = None,
+                     config: RuntimeConfig = RuntimeConfig(), progress: bool = False) -> dict[str, Any]:
+    """Replay every clip under ``data_dir`` through the runtime with a model file and score what
+    it shows (see the module doc). Videos without landmark files beside them are run through
+    the pose stage first (``edgerec data extract``, cached)."""
+    from training import datasets
+
+    data_dir = Path(data_dir)
+    model = memory_model(model_path)
+    roots = [data_dir]
+    extracted = _extract_videos(data_dir, progress)
+    if extracted is not None:
+        roots.append(extracted)
+    seqs: list[PoseSequence] = []
+    for root in roots:
+        try:
+            seqs += datasets.load_all(root, tuple(sources) if sources else None, progress=progress)
+        except FileNotFoundError:
+            continue
+    if not seqs:
+        raise ValueError(f"{data_dir}: no clips or videos found; point it at landmark files, videos or a data folder")
+    card = getattr(model, "card", None)
+    results = [replay(model, seg, config) for s in seqs for seg in segments(as_image_sequence(s, card))]
+    by_source = {src: summarise([r for r in results if r.source == src]) for src in sorted({r.source for r in results})}
+    return {"model": str(model_path), "data": str(data_dir), "labels": list(model.labels),
+            "level": "runtime decisions", "all": summarise(results), "by_source": by_source,
+            "clips": [r.to_dict() for r in results]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from training import datasets
 
@@ -92,3 +92,28 @@ def render_evaluation(result: dict[str, Any]) -> None:
                          f"({u['out_of_set_clips_mostly_unsure']}/{u['out_of_set_clips']} out-of-set clips mostly unsure)")
         if parts:
             con.print("unsure: " + ", ".join(parts))
+
+
+def render_runtime_evaluation(result: dict[str, Any]) -> None:
+    """Print what the runtime showed: per source, clips right, windows right, unsure, first style."""
+    from rich.console import Console
+    from rich.table import Table
+
+    def rate(r: Optional[dict]) -> str:
+        return "-" if not r or r.get("rate") is None else f"{r['rate']:.2f} ({r['k']}/{r['n']})"
+
+    con = Console()
+    con.print(f"[bold]{result['model']}[/bold] at the runtime's decision level on {result['data']}: "
+              f"{result['all']['clips']} clips ({result['all']['in_set_clips']} of known styles)")
+    table = Table(title="what `edgerec run` would show")
+    for col in ("source", "clips", "clips right", "windows right", "in-set unsure", "first style s (med/max)",
+                "out-of-set mostly unsure", "out-of-set confidently wrong"):
+        table.add_column(col)
+    rows = list(result["by_source"].items()) + [("all", result["all"])]
+    for name, s in rows:
+        first = s.get("first_style_s") or {}
+        fs = "-" if first.get("median") is None else f"{first['median']:.1f}/{first['max']:.1f}"
+        table.add_row(name, str(s["clips"]), rate(s.get("clips_right")), rate(s.get("windows_right")),
+                      rate(s.get("in_set_unsure")), fs, rate(s.get("out_of_set_mostly_unsure")),
+                      rate(s.get("out_of_set_confidently_wrong")))
+    con.print(table)

@@ -59,6 +59,12 @@ class TrainConfig:
     min_groups: int = 2
     paper_epochs: int = 200
     paper_batch_size: int = 8
+    #: Share of a class's windows drawn from its real-camera groups, where it has both kinds.
+    real_share: Optional[float] = 0.5
+    #: Outlier exposure: windows of real dances outside the label set, as a share of the
+    #: in-set training windows, trained towards uniform probabilities (Hendrycks et al.,
+    #: ICLR 2019), so that "none of these" is learned from real camera footage too.
+    outlier_share: float = 0.2
     spec: FeatureSpec = field(default_factory=FeatureSpec)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -66,6 +72,11 @@ class TrainConfig:
         d = asdict(self)
         d["spec"] = self.spec.to_dict()
         return d
+
+
+def default_config() -> TrainConfig:
+    """The configuration the shipped model and the reports are trained with."""
+    return TrainConfig()
 
 
 @dataclass(frozen=True)
@@ -161,20 +172,47 @@ def draw_windows(train_seqs: Sequence[PoseSequence], labels: Sequence[str], cfg:
     dropouts): the smallest classes have too few independent clips to hold one out, and the
     test fold must stay untouched. They drive early stopping and calibration only.
     """
-    tr = training_windows(train_seqs, labels, cfg.spec, cfg.per_class, cfg.seed, cfg.augment, progress=progress)
+    tr = training_windows(train_seqs, labels, cfg.spec, cfg.per_class, cfg.seed, cfg.augment, progress=progress,
+                          real_share=cfg.real_share)
     va = training_windows(train_seqs, labels, cfg.spec, cfg.val_per_class, cfg.seed + 7919, cfg.augment,
-                          progress=progress)
+                          progress=progress, real_share=cfg.real_share)
     return tr, va
 
 
+def outlier_windows(outliers: Sequence[PoseSequence], cfg: TrainConfig, count: int, seed: int,
+                    progress: bool = False) -> np.ndarray:
+    """``count`` augmented windows of out-of-set clips, balanced over their styles and groups."""
+    if not outliers or count <= 0:
+        return np.zeros((0, cfg.spec.window_frames, cfg.spec.num_channels), np.float32)
+    styles = sorted({s.label for s in outliers})
+    ws = training_windows(outliers, styles, cfg.spec, max(1, count // len(styles)), seed, cfg.augment,
+                          progress=progress)
+    return ws.x
+
+
+def _targets(y: np.ndarray, num_classes: int, n_outliers: int) -> np.ndarray:
+    """One-hot rows for the labelled windows, then uniform rows for the outlier windows."""
+    t = np.zeros((len(y) + n_outliers, num_classes), np.float32)
+    t[np.arange(len(y)), y] = 1.0
+    t[len(y):] = 1.0 / num_classes
+    return t
+
+
 def fit_window_model(train_seqs: Sequence[PoseSequence], labels: Sequence[str], cfg: TrainConfig,
-                     progress: bool = False, windows: Optional[tuple[WindowSet, WindowSet]] = None) -> Fitted:
-    """Train a window classifier (``edge``) on augmented windows of ``train_seqs``."""
+                     progress: bool = False, windows: Optional[tuple[WindowSet, WindowSet]] = None,
+                     outliers: Sequence[PoseSequence] = ()) -> Fitted:
+    """Train a window classifier (``edge``) on augmented windows of ``train_seqs``.
+
+    ``outliers`` (real clips of styles outside ``labels``) add outlier-exposure windows
+    trained towards uniform probabilities; calibration uses the labelled windows only.
+    """
     from training.models import ModelConfig, build_model
 
     keras = _keras()
     spec = cfg.spec
     tr, va = windows or draw_windows(train_seqs, labels, cfg, progress)
+    ox = outlier_windows(outliers, cfg, int(round(cfg.outlier_share * len(tr))), cfg.seed + 31, progress)
+    ovx = outlier_windows(outliers, cfg, int(round(cfg.outlier_share * len(va))), cfg.seed + 7937, progress)
     flat = tr.x.reshape(-1, tr.x.shape[-1])
     mean, std = flat.mean(axis=0), flat.std(axis=0)
     std = np.where(std < 1e-6, 1.0, std)
@@ -185,7 +223,14 @@ def fit_window_model(train_seqs: Sequence[PoseSequence], labels: Sequence[str], 
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True)]
     if progress:
         callbacks.append(_progress_callback(cfg.epochs, f"training {cfg.arch}"))
-    hist = model.fit(tr.x, tr.y, validation_data=(va.x, va.y), epochs=cfg.epochs, batch_size=cfg.batch_size,
+    if len(ox):
+        # soft targets: the same cross-entropy, with uniform rows for the outlier windows
+        model.compile(optimizer=model.optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+        x_fit, y_fit = np.concatenate([tr.x, ox]), _targets(tr.y, len(labels), len(ox))
+        val = (np.concatenate([va.x, ovx]), _targets(va.y, len(labels), len(ovx)))
+    else:
+        x_fit, y_fit, val = tr.x, tr.y, (va.x, va.y)
+    hist = model.fit(x_fit, y_fit, validation_data=val, epochs=cfg.epochs, batch_size=cfg.batch_size,
                      shuffle=True, verbose=0, callbacks=callbacks)
     tr_probs, tr_emb = predict(model, tr.x)
     va_probs, va_emb = predict(model, va.x)
@@ -194,6 +239,8 @@ def fit_window_model(train_seqs: Sequence[PoseSequence], labels: Sequence[str], 
     history["epochs_run"] = len(history.get("loss", []))
     history["train_windows"] = len(tr)
     history["val_windows"] = len(va)
+    history["outlier_windows"] = int(len(ox))
+    history["outlier_styles"] = sorted({s.label for s in outliers})
     return Fitted(model, tuple(labels), cfg, mcfg.to_dict(), calibration, history, mean, std)
 
 
@@ -223,7 +270,7 @@ def fit_baseline_model(train_seqs: Sequence[PoseSequence], labels: Sequence[str]
     from training.baseline import fit_baseline
 
     tr = windows or training_windows(train_seqs, labels, cfg.spec, cfg.per_class, cfg.seed, cfg.augment,
-                                     progress=progress)
+                                     progress=progress, real_share=cfg.real_share)
     return fit_baseline(tr.x, tr.y, list(labels), cfg.spec, seed=cfg.seed)
 
 

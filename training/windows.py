@@ -28,6 +28,15 @@ from edge.features import FeatureSpec
 from edge.schema import PoseSequence
 from training.augment import AugmentConfig, sample_window
 
+#: Sources whose landmarks come from a pose estimator run on real camera video.
+REAL_SOURCES = ("openpose", "realvideo", "mediapipe")
+
+
+def is_real(seq: PoseSequence) -> bool:
+    """Whether a clip's landmarks come from a pose estimator on real camera video."""
+    return seq.source in REAL_SOURCES
+
+
 #: Body landmarks whose exact repetition marks shared motion between two clips.
 _FINGERPRINT = [11, 12, 13, 14, 15, 16, 25, 26, 27, 28]
 
@@ -207,12 +216,15 @@ def _draw(args: tuple[list[int], int, FeatureSpec, AugmentConfig]) -> tuple[np.n
 
 def training_windows(seqs: Sequence[PoseSequence], labels: Sequence[str], spec: FeatureSpec,
                      per_class: int, seed: int, cfg: Optional[AugmentConfig] = None,
-                     workers: Optional[int] = None, progress: bool = False) -> WindowSet:
+                     workers: Optional[int] = None, progress: bool = False,
+                     real_share: Optional[float] = None) -> WindowSet:
     """``per_class`` augmented windows for each label, balanced over the label's groups.
 
     Each window picks a group of its label uniformly, then a clip of that group in
     proportion to its duration, so one long take or a family of near-duplicate clips
-    cannot dominate a class.
+    cannot dominate a class. With ``real_share``, a label that has both real-camera groups
+    (:func:`is_real`) and others draws that share of its windows from the real ones: three
+    real dancers beside twelve mocap takes would otherwise be a fifth of the class.
     """
     cfg = cfg or AugmentConfig()
     rng = np.random.default_rng(seed)
@@ -223,8 +235,14 @@ def training_windows(seqs: Sequence[PoseSequence], labels: Sequence[str], spec: 
         if not members:
             continue
         groups = sorted({seqs[i].group for i in members})
+        real = sorted({seqs[i].group for i in members if is_real(seqs[i])})
+        other = [g for g in groups if g not in real]
         for _ in range(per_class):
-            g = groups[rng.integers(len(groups))]
+            if real and other and real_share is not None:
+                pool = real if rng.random() < real_share else other
+                g = pool[rng.integers(len(pool))]
+            else:
+                g = groups[rng.integers(len(groups))]
             cand = [i for i in members if seqs[i].group == g]
             w = np.array([seqs[i].duration for i in cand])
             picks.append(cand[rng.choice(len(cand), p=w / w.sum())])

@@ -212,16 +212,17 @@ class Backend(ABC):
 
     def _check(self) -> None:
         """Check the card against this edgerec and against the file; one-line errors."""
-        from edge.features import FEATURE_VERSION
+        from edge.features import FEATURE_VERSION, READABLE_VERSIONS
 
         card, where = self.card, self.path
         labels = card.get("labels")
         if not isinstance(labels, list) or len(labels) < 2:
             raise ValueError(f"{where}: its card lists no labels")
         spec = card.get("feature_spec")
-        if isinstance(spec, dict) and spec.get("version", FEATURE_VERSION) != FEATURE_VERSION:
+        if isinstance(spec, dict) and spec.get("version", FEATURE_VERSION) not in READABLE_VERSIONS:
             raise ValueError(f"{where}: its card says feature version {spec.get('version')}, this edgerec "
-                             f"computes version {FEATURE_VERSION}; use a model converted for this version")
+                             f"computes version {', '.join(map(str, READABLE_VERSIONS))}; use a model "
+                             "converted for this version")
         name = export_info(card).get("format")
         if name is not None:
             try:

@@ -95,10 +95,11 @@ class FeatureSpec:
     max_gap_seconds: float = 0.6
     min_valid_fraction: float = 0.5
     #: How far the window's last frame lags the newest frame, seconds. None: half the filter
-    #: kernel, a true zero-phase low-pass to the window's end (version 1). A shorter lag
-    #: answers sooner; the filter's missing future is treated like any unseen frame (the
-    #: normalised convolution renormalises), in training and on the device alike.
-    lag_seconds: Optional[float] = None
+    #: kernel, a true zero-phase low-pass to the window's end (all that version 1 had). The
+    #: default 0.5 s answers 1.5 s sooner; the filter's missing future is treated like any
+    #: unseen frame (the normalised convolution renormalises), in training and on the device
+    #: alike. Measured cost: a 3 Hz motion leaks 0.058 of its amplitude instead of 0.006.
+    lag_seconds: Optional[float] = 0.5
     joints: tuple[str, ...] = BODY_JOINTS
     version: int = FEATURE_VERSION
     channels: tuple[str, ...] = field(init=False)
@@ -159,7 +160,9 @@ class FeatureSpec:
             )
         if version == 1 and d.get("lag_seconds") is not None:
             raise ValueError("a feature-version-1 spec has no lag_seconds; the model card is inconsistent")
-        return cls(**{k: d[k] for k in keys if k in d}, joints=tuple(d.get("joints", BODY_JOINTS)))
+        args = {k: d[k] for k in keys if k in d}
+        args.setdefault("lag_seconds", None)  # a card without it (version 1) used the full lag
+        return cls(**args, joints=tuple(d.get("joints", BODY_JOINTS)))
 
 
 # --------------------------------------------------------------------------- the paper

@@ -328,6 +328,12 @@ def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_so
                         quiet=quiet))
 
 
+#: Demo samples in the shared data, best first: a real salsa dancer (a style the model
+#: knows, so the demo shows one), then clips of styles it does not know (it says unsure).
+SAMPLE_VIDEOS = ("realvideo/salsa/ana_salsa_overlay.mp4", "videos/gangnam_style.mp4", "videos/macarena.mp4",
+                 "videos/ballet.mp4", "videos/belly_dancing.mp4")
+
+
 def sample_inputs() -> list[Path]:
     """Sample videos for the demo: ``$EDGEREC_SAMPLE``, else the shared data's videos."""
     from edge.paths import data_root
@@ -335,10 +341,10 @@ def sample_inputs() -> list[Path]:
     env = os.environ.get("EDGEREC_SAMPLE")
     if env:
         return [Path(env)]
-    videos = data_root() / "videos"
-    preferred = ["gangnam_style.mp4", "macarena.mp4", "ballet.mp4", "belly_dancing.mp4"]
-    found = [videos / n for n in preferred if (videos / n).is_file()]
-    return found or sorted(videos.glob("*.mp4")) if videos.is_dir() else found
+    root = data_root()
+    found = [root / n for n in SAMPLE_VIDEOS if (root / n).is_file()]
+    videos = root / "videos"
+    return found or (sorted(videos.glob("*.mp4")) if videos.is_dir() else [])
 
 
 @click.command("demo")

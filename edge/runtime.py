@@ -59,8 +59,9 @@ class RuntimeConfig:
 
     hop_seconds: float = 0.5
     top_k: int = 3
-    #: Fraction of the window's frames with shoulders or hips needed to classify it.
-    min_valid: float = 0.75
+    #: Fraction of the window's frames with shoulders or hips needed to classify it. Half a
+    #: window answers about 3 s after a dancer appears; training includes such windows.
+    min_valid: float = 0.5
     #: Seconds without any pose after which buffer, smoothing and tracking are reset.
     reset_after_seconds: float = 2.0
     smooth_landmarks: bool = True

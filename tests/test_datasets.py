@@ -371,8 +371,9 @@ def test_clip_windows_skips_windows_without_a_body():
     spec = FeatureSpec()
     full = _synthetic_dancer()
     w_full = clip_windows(full, spec, hop_seconds=1.0)
-    # newest-frame times 6.9, 7.9, ... 29.9 (the window lags them by spec.latency_seconds = 2 s)
-    assert w_full.shape == (24, spec.window_frames, spec.num_channels)
+    # newest-frame times 5.4, 6.4, ... 29.4 (the window lags them by spec.latency_seconds = 0.5 s)
+    assert spec.latency_seconds == 0.5
+    assert w_full.shape == (25, spec.window_frames, spec.num_channels)
     assert np.isfinite(w_full).all()
     mask = full.mask.copy()
     mask[(full.times >= 10.0) & (full.times < 20.0)] = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 
 from edge.assets import default_model_path
 from edge.features import FeatureSpec
@@ -24,6 +25,13 @@ def test_default_model_is_small_and_describes_itself():
     assert card["split"]["test_fold"] is None and not card["split"]["test_clips"]
     assert card["calibration"]["temperature"] > 0
     assert len(card["data"]["fingerprint_sha256"]) == 64
+    # real camera data in training, "unsure" calibrated on real dancers it never saw
+    assert {"openpose", "realvideo"} <= set(card["data"]["sources"])
+    real = card["calibration"]["real_video"]
+    assert 0.5 <= real["distance_threshold_scale"] <= 3.0 and len(real["dancer_ratios"]) >= 3
+    assert card["calibration"]["distance_threshold"] == pytest.approx(
+        real["validation_threshold"] * real["distance_threshold_scale"], rel=1e-5)
+    assert any(c.startswith("realvideo:bachata") for c in card["data"]["outlier_exposure_clips"])
 
 
 def test_default_model_runs_without_tensorflow(data_root):

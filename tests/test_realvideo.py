@@ -108,7 +108,7 @@ def test_summarise_rates_and_dancer_intervals():
     assert s["in_set_unsure"]["rate"] == pytest.approx(12 / 40)
     lo, hi = s["windows_right"]["ci95_dancers"]
     assert 0.0 <= lo < 28 / 40 < hi <= 1.0
-    assert s["first_style_s"] == {"median": 3.0, "max": 3.0, "clips_with_a_style": 3, "clips": 4}
+    assert s["first_style_s"] == {"median": 3.0, "max": 3.0, "within_3s": 3, "clips_with_a_style": 3, "clips": 4}
     json.dumps(s, allow_nan=False)
 
 

@@ -97,7 +97,19 @@ def test_demo_uses_the_sample_when_there_is_no_camera(data_root, native_ready, m
     res = invoke("demo", "--json", "-q", "--max-frames", "60", "--no-dataset-songs")
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout.splitlines()[-1])
-    assert summary["frames"] == 60 and "gangnam_style.mp4" in summary["source"]
+    assert summary["frames"] == 60 and "ana_salsa_overlay.mp4" in summary["source"]
+
+
+def test_demo_on_a_real_salsa_dancer_shows_salsa(data_root, native_ready, monkeypatch):
+    """The whole pipeline (pose included) on the shared real video of a known style: Ana's
+    salsa. She is in the default model's training data (OpenPose keypoints of her), so this
+    checks the product path end to end; the real-video report measures unseen dancers."""
+    monkeypatch.setattr("edge.sources.camera_available", lambda index=0: False)
+    res = invoke("demo", "--json", "-q", "--no-dataset-songs")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout.splitlines()[-1])
+    assert "ana_salsa_overlay" in summary["source"]
+    assert summary["most_shown_style"] == "salsa" and summary["style_shares"]["salsa"] > 0.8, summary["style_shares"]
 
 
 def test_demo_without_camera_or_sample_says_how_to_fix(tmp_path, monkeypatch):

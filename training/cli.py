@@ -147,8 +147,12 @@ def _arch_choice() -> click.Choice:
 @click.option("--folds", default=5, show_default=True)
 @click.option("--source", "sources", multiple=True, type=click.Choice(SOURCE_NAMES),
               help="Restrict to these sources (repeatable).")
+@click.option("--real-calibration", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A real-video report (edgerec realvideo) whose measured ratio scales the unsure threshold, "
+                   "so that it holds for real dancers the model never saw.")
 def train(arch: str, data_dir: Optional[Path], out: Path, seed: int, epochs: Optional[int],
-          per_class: Optional[int], test_fold: str, folds: int, sources: tuple[str, ...]) -> None:
+          per_class: Optional[int], test_fold: str, folds: int, sources: tuple[str, ...],
+          real_calibration: Optional[Path]) -> None:
     """Train a model and write it with its JSON card."""
     quiet_tensorflow()
     from training.train import DEFAULT_SOURCES, TrainConfig, train as run_train
@@ -160,7 +164,8 @@ def train(arch: str, data_dir: Optional[Path], out: Path, seed: int, epochs: Opt
     if per_class is not None:
         cfg = replace(cfg, per_class=per_class, val_per_class=max(20, per_class // 4))
     try:
-        card = run_train(data_dir or data_root(), out, cfg, sources or DEFAULT_SOURCES)
+        card = run_train(data_dir or data_root(), out, cfg, sources or DEFAULT_SOURCES,
+                         real_calibration=real_calibration)
     except (ValueError, FileNotFoundError) as exc:
         _fail(exc)
     click.echo(f"wrote {out} and {out.with_name(out.stem + '.card.json').name} ({card['train_seconds']} s)")
@@ -220,9 +225,23 @@ def evaluate(model: Path, data_dir: Path, as_json: bool, sources: tuple[str, ...
 @click.option("--epochs", default=None, type=int, help="Maximum epochs (default: train's).")
 @click.option("--no-aistpp", is_flag=True, help="Skip the two AIST++ folds (same dancer, reported apart).")
 @click.option("--quick", is_flag=True, help="Small settings for a smoke run (not for reporting).")
+@click.option("--render-only", is_flag=True,
+              help="Rewrite OUT/report.md from OUT/report.json (summaries recomputed from its per-clip rows).")
 def realvideo(data_dir: Optional[Path], out_dir: Path, seed: int, per_class: Optional[int], epochs: Optional[int],
-              no_aistpp: bool, quick: bool) -> None:
+              no_aistpp: bool, quick: bool, render_only: bool) -> None:
     """Leave one real dancer out, scored at the runtime's decision level; writes the real-video report."""
+    if render_only:
+        from training.realvideo import resummarise
+        from training.realvideo_report import command_of, write
+
+        try:
+            rep = json.loads((out_dir / "report.json").read_text())
+            sources = rep.pop("source_tests", {})
+            path = write(resummarise(rep), sources, out_dir, command_of(rep))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            _fail(ValueError(f"{out_dir / 'report.json'}: cannot re-render it ({exc}); run `edgerec realvideo`"))
+        click.echo(f"wrote {path}")
+        return
     quiet_tensorflow()
     from training.realvideo import run_protocol
     from training.realvideo_report import write
@@ -242,6 +261,7 @@ def realvideo(data_dir: Optional[Path], out_dir: Path, seed: int, per_class: Opt
     try:
         result = run_protocol(root, cfg, progress=True, aistpp=not no_aistpp)
         result["seed"] = seed
+        result["command"] = command
         ds = load_dataset(root)
         seqs = list(ds.inset) + list(ds.outset)
         per_group = 40 if quick else 150

@@ -275,6 +275,7 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, Any]:
         firsts = [r.first_style_s for r in ins if r.first_style_s is not None]
         out["first_style_s"] = {"median": float(np.median(firsts)) if firsts else None,
                                 "max": float(np.max(firsts)) if firsts else None,
+                                "within_3s": sum(f <= 3.0 + 1e-9 for f in firsts),
                                 "clips_with_a_style": len(firsts), "clips": len(ins)}
         decs = [r.first_decision_s for r in ins if r.first_decision_s is not None]
         out["first_decision_s"] = {"median": float(np.median(decs)) if decs else None,
@@ -354,15 +355,16 @@ def with_threshold_scale(model: MemoryStyleModel, scale: float) -> MemoryStyleMo
 
 
 #: Quantile of unseen real dancers' distances the real-video calibration accepts.
-REAL_ACCEPT_QUANTILE = 0.9
+REAL_ACCEPT_QUANTILE = 0.95
 #: Bounds of the real-video threshold scale: one odd fold must not make the model useless.
 SCALE_RANGE = (0.5, 3.0)
 #: The baseline has no embedding: it says unsure below this probability, like the edge model.
 BASELINE_PROB_THRESHOLD = 0.5
 MODEL_NAMES = {
-    "edge": "edge, unsure calibrated on real held-out dancers",
-    "edge-val": "edge, unsure calibrated on augmented validation windows only",
-    "baseline": "baseline (logistic regression on window statistics)",
+    "edge": "edge (temporal CNN), unsure calibrated on real held-out dancers",
+    "edge-val": "the same edge models, unsure calibrated on augmented validation windows only",
+    "baseline": "baseline (logistic regression on window statistics, no outlier exposure; unsure below "
+                "probability 0.5)",
 }
 
 
@@ -381,15 +383,39 @@ def _from_dict(d: dict) -> ClipResult:
                          "first_style_s": d.get("first_style_s"), "first_decision_s": d.get("first_decision_s")})
 
 
+def outlier_parts(clips: Sequence[PoseSequence], parts: int = 2) -> list[list[PoseSequence]]:
+    """Split out-of-set clips into ``parts`` groups of whole styles, as even in clips as the
+    styles allow (largest style first, each to the smallest part). A clip is scored by a model
+    exposed only to the *other* parts' styles: never to its own style."""
+    by_style: dict[str, list[PoseSequence]] = {}
+    for c in clips:
+        by_style.setdefault(c.label, []).append(c)
+    out: list[list[PoseSequence]] = [[] for _ in range(min(parts, len(by_style)))]
+    for style in sorted(by_style, key=lambda k: (-len(by_style[k]), k)):
+        min(out, key=len).extend(by_style[style])
+    return [p for p in out if p]
+
+
+def _sweep_row(mult: float, u: dict) -> dict:
+    return {"multiplier": mult, "clips_right": u["clips_right"]["rate"], "windows_right": u["windows_right"]["rate"],
+            "in_set_unsure": u["in_set_unsure"]["rate"],
+            "out_of_set_mostly_unsure": u["out_of_set_mostly_unsure"]["rate"],
+            "out_of_set_confidently_wrong": u["out_of_set_confidently_wrong"]["rate"]}
+
+
 def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: bool = True,
                  config: RuntimeConfig = RuntimeConfig(), quantile: float = REAL_ACCEPT_QUANTILE,
                  sweep: Sequence[float] = (0.6, 0.8, 1.25, 1.6)) -> dict[str, Any]:
     """Leave one real dancer out: train, calibrate "unsure" on the *other* held-out dancers,
     and replay the held-out dancer's clips and every out-of-set real clip through the runtime.
 
-    For each dancer fold D the edge model's distance threshold is scaled by the mean, over
-    the other folds E, of :func:`distance_ratio` of E's clips under E's model (a model that
-    never saw E): D's own clips never shape D's threshold.
+    * For each dancer fold D the edge model's distance threshold is scaled by the mean, over
+      the other folds E, of :func:`distance_ratio` of E's clips under E's model (a model
+      that never saw E): D's own clips never shape D's threshold.
+    * With outlier exposure (``cfg.outlier_share`` > 0), out-of-set real clips are split by
+      style (:func:`outlier_parts`); each fold trains one edge model per part, exposed to
+      the other parts, and that model scores the part's clips. The fold's own dancer is
+      scored by the model exposed to the most outlier clips, the closest to the shipped one.
     """
     import time
 
@@ -403,55 +429,80 @@ def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: 
     if not folds:
         raise ValueError(f"{data_dir}: no real-camera clips of a known style; add openpose/ or realvideo/ data")
     extra = aistpp_folds(ds.inset) if aistpp else []
-    oos = [seg for s in ds.outset if is_real(s) for seg in segments(s)]
-    trained: dict[str, dict[str, Any]] = {}
+    oos_clips = [s for s in ds.outset if is_real(s)]
+    exposure = cfg.outlier_share > 0 and len({s.label for s in oos_clips}) >= 2
+    parts = outlier_parts(oos_clips) if exposure else [oos_clips]
     all_folds = folds + extra
     dancer_names = {f.name for f in folds}
-    bar = _bar(len(all_folds), progress)
+    n_fits = len(folds) * len(parts) + len(extra)
+    bar = _bar(n_fits, progress)
+    trained: dict[tuple[str, int], dict[str, Any]] = {}
+    baselines: dict[str, Any] = {}
     for fold in all_folds:
-        keras_seed(cfg.seed)
         train_seqs = [s for s in ds.inset if s.group not in fold.held_out]
+        keras_seed(cfg.seed)
         tr, va = draw_windows(train_seqs, labels, cfg)
-        fitted = fit_window_model(train_seqs, labels, cfg, windows=(tr, va))
         base = fit_baseline_model(train_seqs, labels, cfg, windows=tr)
-        edge_m = MemoryStyleModel(keras_predict(fitted.model), labels, cfg.spec, fitted.calibration, "edge")
-        base_m = MemoryStyleModel(lambda x, b=base: (b.predict_proba(x), None), labels, cfg.spec, None, "baseline",
-                                  prob_threshold=BASELINE_PROB_THRESHOLD)
-        test = [seg for s in fold.test for seg in segments(s)]
-        ratio = distance_ratio(edge_m, fold.test, quantile) if fold.name in dancer_names else None
-        trained[fold.name] = {"edge": edge_m, "baseline": base_m, "test": test, "ratio": ratio,
-                              "epochs": fitted.history.get("epochs_run"), "fold": fold}
-        if bar is not None:
-            bar.update(1)
+        baselines[fold.name] = MemoryStyleModel(lambda x, b=base: (b.predict_proba(x), None), labels, cfg.spec,
+                                                None, "baseline", prob_threshold=BASELINE_PROB_THRESHOLD)
+        is_dancer = fold.name in dancer_names
+        for k in range(len(parts) if is_dancer else 1):
+            exposed = [c for j, p in enumerate(parts) if j != k for c in p] if exposure else []
+            if not is_dancer and exposure:
+                exposed = oos_clips
+            keras_seed(cfg.seed)
+            fitted = fit_window_model(train_seqs, labels, cfg, windows=(tr, va), outliers=exposed)
+            edge_m = MemoryStyleModel(keras_predict(fitted.model), labels, cfg.spec, fitted.calibration, "edge")
+            trained[(fold.name, k)] = {
+                "edge": edge_m, "exposed": sorted({c.label for c in exposed}), "n_exposed": len(exposed),
+                "ratio": distance_ratio(edge_m, fold.test, quantile) if is_dancer else None,
+                "epochs": fitted.history.get("epochs_run"),
+                "oos": [seg for c in parts[k] for seg in segments(c)] if is_dancer else [],
+            }
+            if bar is not None:
+                bar.update(1)
     if bar is not None:
         bar.close()
-    ratios = {f.name: trained[f.name]["ratio"] for f in folds if trained[f.name]["ratio"] is not None}
     rows: dict[str, list[dict]] = {k: [] for k in MODEL_NAMES}
     sweep_rows: dict[float, list[dict]] = {}
-    scales: dict[str, float] = {}
-    for name, t in trained.items():
-        others = [r for k, r in ratios.items() if k != name]
-        scale = float(np.mean(others)) if others else (float(np.mean(list(ratios.values()))) if ratios else 1.0)
-        scale = float(np.clip(scale, *SCALE_RANGE))
-        scales[name] = scale
-        models = {"edge": with_threshold_scale(t["edge"], scale), "edge-val": t["edge"], "baseline": t["baseline"]}
-        clips = list(t["test"]) + (oos if name in dancer_names else [])
-        for key, m in models.items():
-            rows[key] += _replay_all(m, clips, config, name)
-        if name in dancer_names:
-            for mult in sweep:
-                sweep_rows.setdefault(mult, []).extend(
-                    _replay_all(with_threshold_scale(t["edge"], scale * mult), clips, config, name))
+    fold_info = []
+    for fold in all_folds:
+        keys = [key for key in trained if key[0] == fold.name]
+        in_key = max(keys, key=lambda key: trained[key]["n_exposed"])
+        test = [seg for s in fold.test for seg in segments(s)]
+        info: dict[str, Any] = {"name": fold.name, "held_out": list(fold.held_out),
+                                "test_clips": [s.clip_id for s in fold.test], "models": []}
+        for key in keys:
+            t = trained[key]
+            others = [v["ratio"] for (n2, k2), v in trained.items()
+                      if n2 != fold.name and k2 == key[1] and v["ratio"] is not None]
+            every = [v["ratio"] for v in trained.values() if v["ratio"] is not None]
+            scale = float(np.mean(others)) if others else (float(np.mean(every)) if every else 1.0)
+            scale = float(np.clip(scale, *SCALE_RANGE))
+            clips = (test if key == in_key else []) + t["oos"]
+            models = {"edge": with_threshold_scale(t["edge"], scale), "edge-val": t["edge"]}
+            for name, m in models.items():
+                rows[name] += _replay_all(m, clips, config, fold.name)
+            if fold.name in dancer_names:
+                for mult in sweep:
+                    sweep_rows.setdefault(mult, []).extend(
+                        _replay_all(with_threshold_scale(t["edge"], scale * mult), clips, config, fold.name))
+            info["models"].append({"exposed_to": t["exposed"], "scores": sorted({c.label for c in t["oos"]})
+                                   + (["in-set test clips"] if key == in_key else []),
+                                   "distance_ratio": t["ratio"], "threshold_scale": scale, "epochs": t["epochs"]})
+        rows["baseline"] += _replay_all(baselines[fold.name], test + (
+            [seg for c in oos_clips for seg in segments(c)] if fold.name in dancer_names else []), config, fold.name)
+        fold_info.append(info)
     result: dict[str, Any] = {
         "protocol": {
-            "folds": [{"name": f.name, "held_out": list(f.held_out), "test_clips": [s.clip_id for s in f.test],
-                       "epochs": trained[f.name]["epochs"], "distance_ratio": trained[f.name]["ratio"],
-                       "threshold_scale": scales[f.name]} for f in all_folds],
-            "segment_seconds": SEGMENT_SECONDS, "real_accept_quantile": quantile,
-            "confident": CONFIDENT, "runtime": {"hop_seconds": config.hop_seconds, "min_valid": config.min_valid,
-                                                "prob_alpha": config.prob_alpha,
-                                                "switch_updates": config.switch_updates},
-            "out_of_set_clips": [s.clip_id for s in oos],
+            "folds": fold_info,
+            "segment_seconds": SEGMENT_SECONDS, "real_accept_quantile": quantile, "confident": CONFIDENT,
+            "outlier_exposure": {"share": cfg.outlier_share if exposure else 0.0,
+                                 "parts": [sorted({c.label for c in p}) for p in parts] if exposure else []},
+            "runtime": {"hop_seconds": config.hop_seconds, "min_valid": config.min_valid,
+                        "prob_alpha": config.prob_alpha, "switch_updates": config.switch_updates},
+            "feature_spec": cfg.spec.to_dict(),
+            "out_of_set_clips": [s.clip_id for s in oos_clips],
             "labels": labels,
         },
         "models": {},
@@ -461,12 +512,10 @@ def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: 
         res = [_from_dict(r) for r in clip_rows]
         dancer_res = [r for r, d in zip(res, clip_rows) if d["fold"] in dancer_names]
         aist_res = [r for r, d in zip(res, clip_rows) if d["fold"] not in dancer_names]
-        per_dancer = {}
-        for g in sorted({r.group for r in dancer_res if r.in_set}):
-            per_dancer[g] = summarise([r for r in dancer_res if r.in_set and r.group == g])
-        per_oos = {}
-        for lab in sorted({r.label for r in dancer_res if not r.in_set}):
-            per_oos[lab] = summarise([r for r in dancer_res if not r.in_set and r.label == lab])
+        per_dancer = {g: summarise([r for r in dancer_res if r.in_set and r.group == g])
+                      for g in sorted({r.group for r in dancer_res if r.in_set})}
+        per_oos = {lab: summarise([r for r in dancer_res if not r.in_set and r.label == lab])
+                   for lab in sorted({r.label for r in dancer_res if not r.in_set})}
         result["models"][key] = {
             "description": MODEL_NAMES[key],
             "unseen_dancers": summarise(dancer_res),
@@ -475,21 +524,27 @@ def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: 
             "aistpp": summarise(aist_res) if aist_res else None,
             "clips": clip_rows,
         }
-    result["threshold_sweep"] = []
-    for mult, clip_rows in sorted(sweep_rows.items()):
-        u = summarise([_from_dict(r) for r in clip_rows])
-        result["threshold_sweep"].append({
-            "multiplier": mult, "clips_right": u["clips_right"]["rate"], "windows_right": u["windows_right"]["rate"],
-            "in_set_unsure": u["in_set_unsure"]["rate"],
-            "out_of_set_mostly_unsure": u["out_of_set_mostly_unsure"]["rate"],
-            "out_of_set_confidently_wrong": u["out_of_set_confidently_wrong"]["rate"]})
-    u = result["models"]["edge"]["unseen_dancers"]
-    result["threshold_sweep"].append({
-        "multiplier": 1.0, "clips_right": u["clips_right"]["rate"], "windows_right": u["windows_right"]["rate"],
-        "in_set_unsure": u["in_set_unsure"]["rate"], "out_of_set_mostly_unsure": u["out_of_set_mostly_unsure"]["rate"],
-        "out_of_set_confidently_wrong": u["out_of_set_confidently_wrong"]["rate"]})
-    result["threshold_sweep"].sort(key=lambda r: r["multiplier"])
+    result["threshold_sweep"] = sorted(
+        [_sweep_row(m, summarise([_from_dict(r) for r in rs])) for m, rs in sweep_rows.items()]
+        + [_sweep_row(1.0, result["models"]["edge"]["unseen_dancers"])], key=lambda r: r["multiplier"])
     result["seconds"] = round(time.time() - started, 1)
+    return result
+
+
+def resummarise(result: dict[str, Any]) -> dict[str, Any]:
+    """Recompute every summary of a protocol result from its stored per-clip rows (so a
+    report can be re-rendered by newer code without rerunning the folds)."""
+    folds = {f["name"] for f in result["protocol"]["folds"] if f["name"].startswith("dancer:")}
+    for m in result["models"].values():
+        res = [_from_dict(r) for r in m["clips"]]
+        dancer = [r for r, d in zip(res, m["clips"]) if d["fold"] in folds]
+        aist = [r for r, d in zip(res, m["clips"]) if d["fold"] not in folds]
+        m["unseen_dancers"] = summarise(dancer)
+        m["per_dancer"] = {g: summarise([r for r in dancer if r.in_set and r.group == g])
+                           for g in sorted({r.group for r in dancer if r.in_set})}
+        m["per_out_of_set_style"] = {lab: summarise([r for r in dancer if not r.in_set and r.label == lab])
+                                     for lab in sorted({r.label for r in dancer if not r.in_set})}
+        m["aistpp"] = summarise(aist) if aist else None
     return result
 
 

@@ -16,7 +16,7 @@ default and its metrics are written into the card.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -293,9 +293,48 @@ def save_keras(model: Any, out: Path) -> None:
     tmp.replace(out)
 
 
+def real_threshold_scale(report_path: str | Path) -> tuple[float, dict]:
+    """The factor for the "unsure" distance threshold measured on real held-out dancers.
+
+    Read from a real-video report (``edgerec realvideo``): the mean, over its dancer folds,
+    of :func:`training.realvideo.distance_ratio` of each fold's held-out dancer under the
+    fold model closest to a shipped one (exposed to the most outlier clips). Returns the
+    factor and a record of where it came from, for the card.
+    """
+    import json
+
+    from training.realvideo import SCALE_RANGE
+
+    path = Path(report_path)
+    try:
+        rep = json.loads(path.read_text())
+        ratios = []
+        for fold in rep["protocol"]["folds"]:
+            models = [m for m in fold["models"] if m.get("distance_ratio") is not None]
+            if models:
+                best = max(models, key=lambda m: len(m["exposed_to"]))
+                ratios.append(float(best["distance_ratio"]))
+        quantile = float(rep["protocol"]["real_accept_quantile"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a real-video report with fold distance ratios ({exc}); "
+                         "write one with `edgerec realvideo`") from exc
+    if not ratios:
+        raise ValueError(f"{path}: the report has no dancer folds to calibrate from; run `edgerec realvideo`")
+    scale = float(np.clip(np.mean(ratios), *SCALE_RANGE))
+    return scale, {"distance_threshold_scale": round(scale, 6), "from": str(path), "dancer_ratios": ratios,
+                   "accept_quantile": quantile,
+                   "method": "threshold x mean over leave-one-dancer-out folds of (quantile of the held-out "
+                             "real dancer's window distances / the fold model's own threshold)"}
+
+
 def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequence[str] = DEFAULT_SOURCES,
-          progress: bool = True) -> dict:
-    """Train ``cfg.arch`` on ``data_dir``, write the model and its card to ``out``, return the card."""
+          progress: bool = True, real_calibration: Optional[str | Path] = None) -> dict:
+    """Train ``cfg.arch`` on ``data_dir``, write the model and its card to ``out``, return the card.
+
+    A window model is also exposed to the real-camera out-of-set clips (outlier exposure,
+    ``cfg.outlier_share``); ``real_calibration`` names a real-video report whose measured
+    ratio scales the "unsure" distance threshold (:func:`real_threshold_scale`).
+    """
     from training.card import data_fingerprint, write_card
     from training.evaluate import evaluate_loaded
 
@@ -342,7 +381,19 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
                     params=int(fitted.model.count_params()),
                     input={"shape": [1, 130, 1], "dtype": "float32"}, eval_camera=asdict(EVAL_CAMERA))
     else:
-        fitted = fit_window_model(train_seqs, ds.labels, cfg, progress)
+        from training.windows import is_real
+
+        outliers = [s for s in ds.outset if is_real(s)] if cfg.outlier_share > 0 else []
+        fitted = fit_window_model(train_seqs, ds.labels, cfg, progress, outliers=outliers)
+        calibration = fitted.calibration
+        real_cal = None
+        if real_calibration is not None and calibration is not None:
+            scale, real_cal = real_threshold_scale(real_calibration)
+            calibration = Calibration(calibration.temperature, calibration.class_means, calibration.precision,
+                                      calibration.distance_threshold * scale, calibration.prob_threshold)
+            real_cal["validation_threshold"] = fitted.calibration.distance_threshold
+        card["data"]["outlier_exposure_clips"] = [s.clip_id for s in outliers]
+        fitted = replace(fitted, calibration=calibration)
         save_keras(fitted.model, out)
         card.update(
             preprocessing="windows",
@@ -352,7 +403,8 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
             input={"shape": [1, cfg.spec.window_frames, cfg.spec.num_channels], "dtype": "float32"},
             normalisation={"inside_model": True, "layer": "standardise",
                            "mean": np.round(fitted.norm_mean, 6).tolist(), "std": np.round(fitted.norm_std, 6).tolist()},
-            calibration=fitted.calibration.to_dict() if fitted.calibration else None,
+            calibration={**fitted.calibration.to_dict(), **({"real_video": real_cal} if real_cal else {})}
+            if fitted.calibration else None,
             model_config=fitted.model_config,
             history=fitted.history,
             params=int(fitted.model.count_params()),

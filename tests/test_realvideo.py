@@ -197,3 +197,28 @@ def test_realvideo_command_smoke_run(data_root, tmp_path):
     text = (out / "report.md").read_text()
     for heading in ("## Targets", "## Unseen real dancers", "## Out-of-set real clips", "## What gives"):
         assert heading in text
+
+
+def test_evaluate_runtime_runs_plain_videos_through_the_pose_stage(data_root, tmp_path, monkeypatch):
+    """A folder of videos with no landmarks: extracted (cached) with the runtime's pose stage,
+    labelled by the video's folder, then replayed."""
+    from training.cli import evaluate
+
+    pytest.importorskip("cv2")
+    from edge.pose.models import find_pose_models
+
+    try:
+        find_pose_models(None, "float32")
+    except FileNotFoundError as exc:
+        pytest.skip(f"pose models not cached ({exc})")
+    monkeypatch.setattr("training.realvideo.landmark_cache", lambda: tmp_path / "cache" / "landmarks")
+    videos = tmp_path / "videos" / "salsa"
+    videos.mkdir(parents=True)
+    shutil.copy(data_root / "realvideo" / "salsa" / "ana_salsa_overlay.mp4", videos)
+    model = Path(__file__).resolve().parents[1] / "edge" / "assets" / "default_edge_float16.tflite"
+    res = CliRunner().invoke(evaluate, [str(model), str(tmp_path / "videos"), "--runtime", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    (clip,) = out["clips"]
+    assert clip["label"] == "salsa" and clip["in_set"] and clip["decided"] > 10
+    assert list((tmp_path / "cache" / "landmarks").rglob("*_mediapipe33.npy"))

@@ -606,19 +606,25 @@ def _log(line: str) -> None:
     print(line, file=sys.stderr)
 
 
+def landmark_cache() -> Path:
+    """Where landmarks extracted for ``evaluate --runtime`` are kept (one folder per input folder)."""
+    from edge.paths import cache_dir
+
+    return cache_dir("landmarks")
+
+
 def _extract_videos(data_dir: Path, progress: bool) -> Optional[Path]:
     """Landmarks for videos under ``data_dir`` that have none beside them, cached; the cache folder."""
     import hashlib
 
     from edge.extract import ExtractConfig, extract, find_videos
-    from edge.paths import cache_dir
     from edge.posefile import LANDMARK_SUFFIX
 
     todo = [v for v in find_videos(data_dir) if not v.with_name(v.stem + LANDMARK_SUFFIX).exists()]
     if not todo:
         return None
     key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
-    out = cache_dir("landmarks", key)
+    out = landmark_cache() / key
     summary = extract(data_dir, out, ExtractConfig(progress=progress), log=(lambda line: None) if not progress else _log)
     if summary.error_line():
         raise ValueError(summary.error_line())

@@ -316,7 +316,7 @@ def extract_video(job: VideoJob, config: ExtractConfig, position: str = "") -> V
     from edge.sources import SourceError, VideoSource
 
     cv2 = require("cv2", "edge", "opencv-python-headless")
-    tqdm = require("tqdm", "train").tqdm
+    tqdm = require("tqdm", "edge").tqdm
     start = time.perf_counter()
     try:
         st = job.video.stat()

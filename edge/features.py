@@ -111,6 +111,8 @@ class FeatureSpec:
             raise ValueError("cutoff_hz must be between 0 and rate / 2")
         if self.lag_seconds is not None and not 0 <= self.lag_seconds <= self.kernel_seconds / 2:
             raise ValueError("lag_seconds must be between 0 and half of kernel_seconds")
+        if self.version == 1 and self.lag_seconds is not None:
+            raise ValueError("feature version 1 has no lag_seconds (it always lags half the kernel)")
         names: list[str] = []
         for kind in ("pos", "vel", "acc"):
             names += [f"{kind}_{j}_{ax}" for j in self.joints for ax in "xy"]
@@ -160,8 +162,10 @@ class FeatureSpec:
             )
         if version == 1 and d.get("lag_seconds") is not None:
             raise ValueError("a feature-version-1 spec has no lag_seconds; the model card is inconsistent")
+        if version >= 2 and "lag_seconds" not in d:
+            raise ValueError("a feature-version-2 spec must say its lag_seconds; the model card is inconsistent")
         args = {k: d[k] for k in keys if k in d}
-        args.setdefault("lag_seconds", None)  # a card without it (version 1) used the full lag
+        args.setdefault("lag_seconds", None)  # version 1 always used the full lag
         return cls(**args, joints=tuple(d.get("joints", BODY_JOINTS)))
 
 
@@ -239,12 +243,14 @@ def resample_window(times: np.ndarray, xy: np.ndarray, mask: np.ndarray, t_end: 
     """Band-limit and resample raw frames to the window ending at ``t_end``.
 
     ``times`` (T,), ``xy`` (T, J, 2) and ``mask`` (T, J) are raw frames at any rate, up to
-    ``t_end`` (the newest frame). Returns (N, J, 2) positions and an (N, J) validity mask on
-    the uniform grid of ``spec.window_frames`` frames at ``spec.rate`` whose last frame is at
+    ``t_end`` (the newest frame; later frames are ignored, since a device has none). Returns
+    (N, J, 2) positions and an (N, J) validity mask on the uniform grid of
+    ``spec.window_frames`` frames at ``spec.rate`` whose last frame is at
     ``t_end - spec.latency_seconds``: the filter needs half its kernel of newer frames to be
-    a true low-pass at the window's end, so the window lags the newest frame by that. The
-    filter is a normalised convolution (``conv(x*v) / conv(v)``), so invalid frames and the
-    window edges are handled the same way in training and on the device.
+    a true low-pass at the window's end; version 1 waits for all of them, version 2 for
+    ``spec.lag_seconds`` and renormalises the rest. The filter is a normalised convolution
+    (``conv(x*v) / conv(v)``), so invalid frames, the missing future and the window edges
+    are handled the same way in training and on the device.
     """
     kernel = lowpass_kernel(spec)
     half = len(kernel) // 2
@@ -255,7 +261,7 @@ def resample_window(times: np.ndarray, xy: np.ndarray, mask: np.ndarray, t_end: 
     n_fine = n_ctx + n_span + spec.lag_frames
     grid = t_end - (np.arange(n_fine)[::-1]) / spec.interp_rate
     lo = np.searchsorted(times, grid[0] - spec.max_gap_seconds, side="left")
-    hi = np.searchsorted(times, t_end + spec.max_gap_seconds, side="right")
+    hi = np.searchsorted(times, t_end + 1e-9, side="right")
     t_raw, x_raw, m_raw = times[lo:hi], xy[lo:hi], mask[lo:hi]
     num_joints = xy.shape[1]
     fine = np.zeros((n_fine, num_joints, 2))

@@ -85,7 +85,8 @@ def _convert_and_check(models, fmt, folder: Path):
     An integer format's parity depends on the CPU's int8 kernels (a model that passes on a
     VNNI machine may get 97.9% agreement on an AVX2-only one), so for those the test accepts
     either outcome the user can get: a file that passes every check below, or convert's
-    one-line parity refusal with nothing written. Returns the card, or None on a refusal.
+    one-line parity refusal with nothing written (then the test is skipped, saying so, after
+    checking the refusal). Returns the card.
     """
     tiny, source, decisive = models
     out = folder / f"model{fmt.suffix}"
@@ -97,7 +98,7 @@ def _convert_and_check(models, fmt, folder: Path):
         assert f"{fmt.name} disagrees with Keras" in str(exc) and "not written" in str(exc)
         assert "\n" not in str(exc)
         assert not list(folder.iterdir()), "a refused conversion left files behind"
-        return None
+        pytest.skip(f"{fmt.name} refused on this CPU's int8 kernels, cleanly: {exc}")
     # convert_model raises below the format's limits; check again, independently, in the edge backend
     ref_probs, _ = source.predict(tiny.test_x)
     with load_backend(out) as backend:
@@ -132,8 +133,6 @@ def _formats(slow_quants):
 @pytest.mark.parametrize("fmt", _formats(("int8",)))
 def test_edge_model_converts_to_every_format(edge_tiny, fmt, tmp_path):
     card = _convert_and_check(edge_tiny, fmt, tmp_path)
-    if card is None:
-        return
     export = card["export"]
     if fmt.target == "tflite":
         assert export["unrolled"] is False
@@ -154,8 +153,6 @@ def test_edge_model_converts_to_every_format(edge_tiny, fmt, tmp_path):
 @pytest.mark.parametrize("fmt", _formats(()))
 def test_paper_model_converts_to_every_format(paper_tiny, fmt, tmp_path):
     card = _convert_and_check(paper_tiny, fmt, tmp_path)
-    if card is None:
-        return
     export = card["export"]
     if fmt.target == "tflite":
         assert export["unrolled"] is (fmt.quant == "int8")  # int8 of a rolled LSTM/GRU crashes

@@ -381,5 +381,9 @@ def test_version_1_specs_still_load_and_mean_the_full_lag():
         FeatureSpec.from_dict(d)
     new = FeatureSpec(lag_seconds=0.5)
     assert FeatureSpec.from_dict(new.to_dict()) == new
+    d = new.to_dict()
+    d.pop("lag_seconds")
+    with pytest.raises(ValueError, match="version-2 spec must say its lag_seconds"):
+        FeatureSpec.from_dict(d)
     with pytest.raises(ValueError, match="lag_seconds"):
         FeatureSpec(lag_seconds=3.0)

@@ -173,6 +173,7 @@ def test_realvideo_command_smoke_run(data_root, tmp_path):
     (small / "openpose").mkdir(parents=True)
     shutil.copytree(data_root / "openpose" / "salsa", small / "openpose" / "salsa")
     (small / "realvideo" / "bachata").mkdir(parents=True)
+    shutil.copytree(data_root / "realvideo" / "salsa", small / "realvideo" / "salsa")
     for stem in ("basic__basic", "spin__double_spin"):
         for suffix in (".mp4", "_mediapipe33.npy"):
             shutil.copy(data_root / "realvideo" / "bachata" / (stem + suffix), small / "realvideo" / "bachata")
@@ -193,7 +194,12 @@ def test_realvideo_command_smoke_run(data_root, tmp_path):
     assert set(edge["per_out_of_set_style"]) == {"bachata"}
     # Ana's video sits with her OpenPose recording in one fold: never trained on when tested
     ana = [c for c in edge["clips"] if "ana_salsa" in c["clip"]]
-    assert not ana or {c["fold"] for c in ana} == {"dancer:ana"}
+    assert ana and {c["fold"] for c in ana} == {"dancer:ana"}
+    # the threshold of each dancer fold comes from the other dancers' ratios only
+    for fold in rep["protocol"]["folds"]:
+        assert fold["kind"] == "dancer"
+        in_set = [m for m in fold["models"] if "in-set test clips" in m["scores"]]
+        assert len(in_set) == 1
     text = (out / "report.md").read_text()
     for heading in ("## Targets", "## Unseen real dancers", "## Out-of-set real clips", "## What gives"):
         assert heading in text

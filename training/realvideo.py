@@ -160,7 +160,8 @@ class ClipResult:
         if not self.decided:
             return None
         votes = {**self.shown_counts, "unsure": self.unsure}
-        return max(sorted(votes), key=lambda k: votes[k])
+        # a tie never counts as a style: "unsure" first, then alphabetical
+        return max(sorted(votes, key=lambda k: (k != "unsure", k)), key=lambda k: votes[k])
 
     @property
     def correct(self) -> bool:
@@ -281,11 +282,22 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, Any]:
         out["first_decision_s"] = {"median": float(np.median(decs)) if decs else None,
                                    "max": float(np.max(decs)) if decs else None}
     if outs:
+        # every fold's model replays each out-of-set clip: resample clips, not replays
         dec = sum(r.decided for r in outs)
+        clips = [r.clip_id for r in outs]
+        weights = [r.decided for r in outs]
+
+        def frac(attr: str) -> list[float]:
+            return [getattr(r, attr) / r.decided if r.decided else 0.0 for r in outs]
+
         out["out_of_set_mostly_unsure"] = _rate(sum(r.mostly_unsure for r in outs), len(outs))
-        out["out_of_set_windows_unsure"] = _rate(sum(r.unsure for r in outs), dec)
-        out["out_of_set_windows_shown"] = _rate(sum(r.shown for r in outs), dec)
-        out["out_of_set_confidently_wrong"] = _rate(sum(r.confident_shown for r in outs), dec)
+        out["out_of_set_mostly_unsure"]["ci95_clips"] = list(_cluster_interval(
+            [float(r.mostly_unsure) for r in outs], [1.0] * len(outs), clips))
+        for key, attr in (("out_of_set_windows_unsure", "unsure"), ("out_of_set_windows_shown", "shown"),
+                          ("out_of_set_confidently_wrong", "confident_shown")):
+            out[key] = _rate(sum(getattr(r, attr) for r in outs), dec)
+            out[key]["ci95_clips"] = list(_cluster_interval(frac(attr), weights, clips))
+        out["out_of_set_distinct_clips"] = len(set(clips))
     return out
 
 
@@ -397,10 +409,8 @@ def outlier_parts(clips: Sequence[PoseSequence], parts: int = 2) -> list[list[Po
 
 
 def _sweep_row(mult: float, u: dict) -> dict:
-    return {"multiplier": mult, "clips_right": u["clips_right"]["rate"], "windows_right": u["windows_right"]["rate"],
-            "in_set_unsure": u["in_set_unsure"]["rate"],
-            "out_of_set_mostly_unsure": u["out_of_set_mostly_unsure"]["rate"],
-            "out_of_set_confidently_wrong": u["out_of_set_confidently_wrong"]["rate"]}
+    keys = ("clips_right", "windows_right", "in_set_unsure", "out_of_set_mostly_unsure", "out_of_set_confidently_wrong")
+    return {"multiplier": mult, **{k: (u.get(k) or {}).get("rate") for k in keys}}
 
 
 def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: bool = True,
@@ -470,14 +480,16 @@ def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: 
         keys = [key for key in trained if key[0] == fold.name]
         in_key = max(keys, key=lambda key: trained[key]["n_exposed"])
         test = [seg for s in fold.test for seg in segments(s)]
-        info: dict[str, Any] = {"name": fold.name, "held_out": list(fold.held_out),
+        info: dict[str, Any] = {"name": fold.name, "kind": "dancer" if fold.name in dancer_names else "aistpp",
+                                "held_out": list(fold.held_out),
                                 "test_clips": [s.clip_id for s in fold.test], "models": []}
         for key in keys:
             t = trained[key]
+            # a dancer fold's scale comes from the other dancers only; an AIST++ fold (no real
+            # dancer of its own) takes the mean of every dancer fold's ratio
             others = [v["ratio"] for (n2, k2), v in trained.items()
-                      if n2 != fold.name and k2 == key[1] and v["ratio"] is not None]
-            every = [v["ratio"] for v in trained.values() if v["ratio"] is not None]
-            scale = float(np.mean(others)) if others else (float(np.mean(every)) if every else 1.0)
+                      if n2 != fold.name and (k2 == key[1] or fold.name not in dancer_names) and v["ratio"] is not None]
+            scale = float(np.mean(others)) if others else 1.0
             scale = float(np.clip(scale, *SCALE_RANGE))
             clips = (test if key == in_key else []) + t["oos"]
             models = {"edge": with_threshold_scale(t["edge"], scale), "edge-val": t["edge"]}
@@ -487,7 +499,8 @@ def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: 
                 for mult in sweep:
                     sweep_rows.setdefault(mult, []).extend(
                         _replay_all(with_threshold_scale(t["edge"], scale * mult), clips, config, fold.name))
-            info["models"].append({"exposed_to": t["exposed"], "scores": sorted({c.label for c in t["oos"]})
+            info["models"].append({"exposed_to": t["exposed"], "exposed_clips": t["n_exposed"],
+                                   "scores": sorted({c.label for c in t["oos"]})
                                    + (["in-set test clips"] if key == in_key else []),
                                    "distance_ratio": t["ratio"], "threshold_scale": scale, "epochs": t["epochs"]})
         rows["baseline"] += _replay_all(baselines[fold.name], test + (
@@ -534,7 +547,8 @@ def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: 
 def resummarise(result: dict[str, Any]) -> dict[str, Any]:
     """Recompute every summary of a protocol result from its stored per-clip rows (so a
     report can be re-rendered by newer code without rerunning the folds)."""
-    folds = {f["name"] for f in result["protocol"]["folds"] if f["name"].startswith("dancer:")}
+    folds = {f["name"] for f in result["protocol"]["folds"]
+             if f.get("kind", "dancer" if f["name"].startswith("dancer:") else "aistpp") == "dancer"}
     for m in result["models"].values():
         res = [_from_dict(r) for r in m["clips"]]
         dancer = [r for r, d in zip(res, m["clips"]) if d["fold"] in folds]
@@ -613,22 +627,32 @@ def landmark_cache() -> Path:
     return cache_dir("landmarks")
 
 
-def _extract_videos(data_dir: Path, progress: bool) -> Optional[Path]:
-    """Landmarks for videos under ``data_dir`` that have none beside them, cached; the cache folder."""
+def _extract_videos(data_dir: Path, progress: bool) -> list[Path]:
+    """Landmark files for the videos under ``data_dir`` that have none beside them (extracted
+    with the runtime's pose stage into a cache, reused when still current)."""
     import hashlib
 
-    from edge.extract import ExtractConfig, extract, find_videos
-    from edge.posefile import LANDMARK_SUFFIX
+    from edge.extract import ExtractConfig, extract_video, finished, plan
+    from edge.posefile import LANDMARK_SUFFIX, VIDEO_SUFFIXES
 
-    todo = [v for v in find_videos(data_dir) if not v.with_name(v.stem + LANDMARK_SUFFIX).exists()]
-    if not todo:
-        return None
+    if not any(p.suffix.lower() in VIDEO_SUFFIXES for p in data_dir.rglob("*")):
+        return []
     key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
-    out = landmark_cache() / key
-    summary = extract(data_dir, out, ExtractConfig(progress=progress), log=(lambda line: None) if not progress else _log)
-    if summary.error_line():
-        raise ValueError(summary.error_line())
-    return out
+    jobs = [j for j in plan(data_dir, landmark_cache() / key)
+            if not j.video.with_name(j.video.stem + LANDMARK_SUFFIX).exists()]
+    config = ExtractConfig(progress=progress)
+    failed = []
+    for i, job in enumerate(jobs, 1):
+        if finished(job) is None:
+            continue
+        result = extract_video(job, config, position=f"[{i}/{len(jobs)}] ")
+        if result.status == "failed":
+            failed.append(result.error or str(job.video))
+        elif progress:
+            _log(result.line())
+    if failed:
+        raise ValueError(f"{len(failed)} video(s) could not be read: {failed[0]}")
+    return [j.landmarks for j in jobs]
 
 
 def evaluate_runtime(model_path: str | Path, data_dir: str | Path, sources: Optional[Sequence[str]] = None,
@@ -638,18 +662,17 @@ def evaluate_runtime(model_path: str | Path, data_dir: str | Path, sources: Opti
     the pose stage first (``edgerec data extract``, cached)."""
     from training import datasets
 
+    from edge.posefile import load_landmark_file
+
     data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise ValueError(f"{data_dir}: folder not found; give a folder of landmark files, OpenPose folders or videos")
     model = memory_model(model_path)
-    roots = [data_dir]
     extracted = _extract_videos(data_dir, progress)
-    if extracted is not None:
-        roots.append(extracted)
-    seqs: list[PoseSequence] = []
-    for root in roots:
-        try:
-            seqs += datasets.load_all(root, tuple(sources) if sources else None, progress=progress)
-        except FileNotFoundError:
-            continue
+    seqs: list[PoseSequence] = list(datasets.load_all(data_dir, tuple(sources) if sources else None,
+                                                      progress=progress))
+    if sources is None or "mediapipe" in sources:
+        seqs += [load_landmark_file(p) for p in extracted]
     if not seqs:
         raise ValueError(f"{data_dir}: no clips or videos found; point it at landmark files, videos or a data folder")
     card = getattr(model, "card", None)

@@ -38,10 +38,16 @@ def _ci(r: Optional[dict], key: str = "ci95") -> str:
 
 
 def _rate(r: Optional[dict], dancers: bool = False) -> str:
+    """A rate with its interval: resampling dancers (``dancers``) or clips where the result has
+    one (out-of-set clips are replayed by every fold), else Wilson's."""
     if not r or r.get("rate") is None:
         return "n/a"
-    out = f"{r['rate']:.2f}{_ci(r, 'ci95_dancers' if dancers and r.get('ci95_dancers') else 'ci95')}"
-    return f"{out} ({r['k']}/{r['n']})"
+    key = "ci95"
+    if dancers and r.get("ci95_dancers") and r["ci95_dancers"][0] is not None:
+        key = "ci95_dancers"
+    elif r.get("ci95_clips") and r["ci95_clips"][0] is not None:
+        key = "ci95_clips"
+    return f"{r['rate']:.2f}{_ci(r, key)} ({r['k']}/{r['n']})"
 
 
 def _first(s: Optional[dict]) -> str:
@@ -72,7 +78,7 @@ def check_targets(summary: dict) -> list[tuple[str, str, str, bool]]:
             continue
         bound = float(test.split()[1])
         met = v >= bound if test.startswith(">=") else v <= bound
-        rows.append((desc, test, _rate(r, dancers=key in ("clips_right",)), met))
+        rows.append((desc, test, _rate(r, dancers=key in ("clips_right", "in_set_unsure")), met))
     return rows
 
 
@@ -168,6 +174,16 @@ def markdown(result: dict, sources: dict, command: str) -> str:
     ]
     for desc, test, measured, met in check_targets(edge["unseen_dancers"]):
         lines.append(f"| {desc} | {test} | {measured} | {'yes' if met else '**no**'} |")
+    in_labels = sorted({c["label"] for c in edge["clips"] if c["in_set"] and c["fold"].startswith("dancer:")})
+    if len(in_labels) == 1:
+        lines += ["", f"**Read the in-set rows with care.** Every unseen real dancer here dances {in_labels[0]}: "
+                  f"answering \"{in_labels[0]}\" to everything would score 1.00 clips right and 0.00 unsure on "
+                  "them, and 0.00 of out-of-set clips mostly unsure. The out-of-set rows are what tell a model "
+                  "from that shortcut."]
+    u = edge["unseen_dancers"]
+    if u.get("out_of_set_distinct_clips"):
+        lines += ["", f"Out-of-set counts are replays: {u['out_of_set_distinct_clips']} distinct clips, each "
+                  f"replayed by every dancer fold's model; their intervals resample the clips."]
     lines += ["", "## Unseen real dancers of known styles", "",
               "Clips right: the decision shown most often over the clip is its style. Time to first "
               "style: median / max seconds from the first frame with a dancer.", "",

@@ -10,7 +10,8 @@ Three kinds of model share one entry point (:func:`train`), chosen by ``arch``:
 * ``baseline``: logistic regression on window statistics (:mod:`training.baseline`).
 
 Evaluation data is never seen in training: a grouped fold (``test_fold``) is held out by
-default and its metrics are written into the card.
+default and its metrics are written into the card. Out-of-set clips used for outlier
+exposure are training data too, and are left out of the card's held-out metrics.
 """
 
 from __future__ import annotations
@@ -298,8 +299,9 @@ def real_threshold_scale(report_path: str | Path) -> tuple[float, dict]:
 
     Read from a real-video report (``edgerec realvideo``): the mean, over its dancer folds,
     of :func:`training.realvideo.distance_ratio` of each fold's held-out dancer under the
-    fold model closest to a shipped one (exposed to the most outlier clips). Returns the
-    factor and a record of where it came from, for the card.
+    fold model that scored that dancer in the report (the one exposed to the most outlier
+    clips, the closest to a shipped model). Returns the factor and a record of where it
+    came from, for the card.
     """
     import json
 
@@ -310,11 +312,12 @@ def real_threshold_scale(report_path: str | Path) -> tuple[float, dict]:
         rep = json.loads(path.read_text())
         ratios = []
         for fold in rep["protocol"]["folds"]:
-            models = [m for m in fold["models"] if m.get("distance_ratio") is not None]
-            if models:
-                best = max(models, key=lambda m: len(m["exposed_to"]))
-                ratios.append(float(best["distance_ratio"]))
+            # the fold model that scored the fold's own dancer: the one closest to a shipped model
+            models = [m for m in fold["models"] if m.get("distance_ratio") is not None
+                      and "in-set test clips" in m.get("scores", [])]
+            ratios += [float(m["distance_ratio"]) for m in models]
         quantile = float(rep["protocol"]["real_accept_quantile"])
+        labels = list(rep["protocol"].get("labels", []))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a real-video report with fold distance ratios ({exc}); "
                          "write one with `edgerec realvideo`") from exc
@@ -322,7 +325,7 @@ def real_threshold_scale(report_path: str | Path) -> tuple[float, dict]:
         raise ValueError(f"{path}: the report has no dancer folds to calibrate from; run `edgerec realvideo`")
     scale = float(np.clip(np.mean(ratios), *SCALE_RANGE))
     return scale, {"distance_threshold_scale": round(scale, 6), "from": str(path), "dancer_ratios": ratios,
-                   "accept_quantile": quantile,
+                   "accept_quantile": quantile, "labels": labels,
                    "method": "threshold x mean over leave-one-dancer-out folds of (quantile of the held-out "
                              "real dancer's window distances / the fold model's own threshold)"}
 
@@ -340,6 +343,14 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
 
     started = time.time()
     out = Path(out)
+    real_scale = None
+    if real_calibration is not None:
+        if cfg.arch not in WINDOW_ARCHS:
+            raise ValueError(f"--real-calibration scales the unsure threshold of a window model; {cfg.arch!r} has none")
+        if cfg.test_fold is not None:
+            raise ValueError("--real-calibration is measured on every real dancer; use it with --test-fold none, "
+                             "or the test fold's dancers would set the threshold that scores them")
+        real_scale = real_threshold_scale(real_calibration)  # read first: a bad report must not waste a run
     if cfg.arch not in ALL_ARCHS:
         raise ValueError(f"unknown arch {cfg.arch!r}; choose one of {', '.join(ALL_ARCHS)}")
     expected_suffix = ".json" if cfg.arch == "baseline" else ".keras"
@@ -347,6 +358,9 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
         raise ValueError(f"{out}: a {cfg.arch} model is written as {expected_suffix}; use --out NAME{expected_suffix}")
     keras_seed(cfg.seed)
     ds = load_dataset(data_dir, sources, cfg.min_groups, progress=progress)
+    if real_scale is not None and real_scale[1]["labels"] and real_scale[1]["labels"] != list(ds.labels):
+        raise ValueError(f"{real_calibration}: the report's labels {real_scale[1]['labels']} are not this "
+                         f"model's {list(ds.labels)}; rerun `edgerec realvideo` on the same data")
     train_seqs, test_seqs, folds = _split(ds, cfg)
     card: dict[str, Any] = {
         "arch": cfg.arch,
@@ -387,8 +401,8 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
         fitted = fit_window_model(train_seqs, ds.labels, cfg, progress, outliers=outliers)
         calibration = fitted.calibration
         real_cal = None
-        if real_calibration is not None and calibration is not None:
-            scale, real_cal = real_threshold_scale(real_calibration)
+        if real_scale is not None and calibration is not None:
+            scale, real_cal = real_scale
             calibration = Calibration(calibration.temperature, calibration.class_means, calibration.precision,
                                       calibration.distance_threshold * scale, calibration.prob_threshold)
             real_cal["validation_threshold"] = fitted.calibration.distance_threshold
@@ -410,8 +424,11 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
             params=int(fitted.model.count_params()),
         )
     write_card(out, card)
-    if test_seqs or ds.outset:
-        metrics = evaluate_loaded(out, list(test_seqs) + list(ds.outset))
+    exposed = set(card["data"].get("outlier_exposure_clips", []))
+    unseen_outset = [s for s in ds.outset if s.clip_id not in exposed]
+    if test_seqs or unseen_outset:
+        # out-of-set clips the model was exposed to in training are not held out: never scored here
+        metrics = evaluate_loaded(out, list(test_seqs) + unseen_outset)
         metrics.pop("predictions", None)
         card["metrics"] = {"held_out": metrics}
     card["train_seconds"] = round(time.time() - started, 1)

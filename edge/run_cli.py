@@ -308,9 +308,9 @@ def _execute(opts: RunOptions) -> None:
 @click.option("--poses", type=click.Path(dir_okay=False), default=None,
               help="recorded landmarks (T, 33, 4) .npy, e.g. VIDEO_mediapipe33.npy")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="frame rate of --poses when no video is beside it")
+              help="frame rate of --poses when neither a video nor an `edgerec data extract` sidecar is beside it")
 @click.option("--size", callback=_parse_size, default=None, metavar="WxH",
-              help="image size of --poses when no video is beside it")
+              help="image size of --poses when neither a video nor an `edgerec data extract` sidecar is beside it")
 @click.option("--realtime", is_flag=True, help="read a video file at its own speed, dropping frames like a camera")
 @_run_options
 def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_songs, pose, pose_variant, threads,

@@ -9,8 +9,9 @@ hysteresis, and the catalogue is ranked for the dancer's style and movement temp
 
 States an update can be in:
 
-``warming_up``  a dancer is in view but the window is not full yet (the band-limit filter
-                makes a window lag the newest frame by ``FeatureSpec.latency_seconds``);
+``warming_up``  a dancer is in view but too little of the window shows them yet
+                (``RuntimeConfig.min_valid``, half a window; the band-limit filter makes a
+                window lag the newest frame by ``FeatureSpec.latency_seconds``);
 ``no_dancer``   too few frames of the window have a body (shoulders or hips): nothing is
                 classified from an empty window, and after ``reset_after_seconds`` without
                 a pose the buffer, the smoothing and the pose tracker are reset;

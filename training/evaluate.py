@@ -47,7 +47,7 @@ def _load_keras(path: Path, card: dict) -> Loaded:
 
 def keras_loaded(model: Any, card: dict, path: Path = Path("<memory>")) -> Loaded:
     """Wrap an in-memory Keras classifier (used by cross-validation, which saves no files)."""
-    from training.train import two_head
+    from training.models import two_head
 
     heads = two_head(model)
 

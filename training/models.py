@@ -270,3 +270,13 @@ def embedding_model(model: keras.Model) -> keras.Model:
             "every registered architecture must name its penultimate layer so"
         ) from None
     return keras.Model(model.inputs, layer.output, name=f"{model.name}_embedding")
+
+
+def two_head(model: keras.Model) -> keras.Model:
+    """A view of ``model`` returning (embedding, probs) for every input.
+
+    Lives here, beside the layer names, so that evaluation and training both import it from
+    the models module and not from each other.
+    """
+    keras = require("keras", "train")
+    return keras.Model(model.inputs, [model.get_layer(EMBEDDING_LAYER).output, model.output])

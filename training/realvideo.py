@@ -36,6 +36,7 @@ from edge.pose.base import PoseResult
 from edge.runtime import Runtime, RuntimeConfig
 from edge.schema import NUM_LANDMARKS, PoseSequence
 from edge.sources import Frame
+from training.train import THRESHOLD_SCALE_RANGE
 
 #: Length of the clips long real recordings are cut into, in seconds.
 SEGMENT_SECONDS = 20.0
@@ -80,7 +81,7 @@ class MemoryStyleModel:
 
 def keras_predict(model: Any) -> Predict:
     """A fast single-window predictor for a Keras classifier: (probs, embedding)."""
-    from training.train import two_head
+    from training.models import two_head
 
     heads = two_head(model)
 
@@ -368,8 +369,8 @@ def with_threshold_scale(model: MemoryStyleModel, scale: float) -> MemoryStyleMo
 
 #: Quantile of unseen real dancers' distances the real-video calibration accepts.
 REAL_ACCEPT_QUANTILE = 0.95
-#: Bounds of the real-video threshold scale: one odd fold must not make the model useless.
-SCALE_RANGE = (0.5, 3.0)
+#: Bounds of the real-video threshold scale (shared with ``edgerec train --real-calibration``).
+SCALE_RANGE = THRESHOLD_SCALE_RANGE
 #: The baseline has no embedding: it says unsure below this probability, like the edge model.
 BASELINE_PROB_THRESHOLD = 0.5
 MODEL_NAMES = {

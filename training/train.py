@@ -37,6 +37,8 @@ from training.windows import (
 PAPER_ARCHS = ("paper", "paper-lstm-bigru", "paper-lstm-gru")
 WINDOW_ARCHS = ("edge",)
 ALL_ARCHS = WINDOW_ARCHS + PAPER_ARCHS + ("baseline",)
+#: Bounds of a real-video threshold scale: one odd dancer must not make a model useless.
+THRESHOLD_SCALE_RANGE = (0.5, 3.0)
 DEFAULT_SOURCES = ("music2dance", "cmu", "aistpp", "openpose", "realvideo", "mediapipe")
 
 
@@ -115,11 +117,11 @@ def _keras():
 
 
 def two_head(model: Any) -> Any:
-    """A view of ``model`` returning (embedding, probs) for every input."""
-    keras = _keras()
-    from training.models import EMBEDDING_LAYER
+    """A view of ``model`` returning (embedding, probs) for every input (see
+    :func:`training.models.two_head`, where evaluation imports it from)."""
+    from training.models import two_head as _two_head
 
-    return keras.Model(model.inputs, [model.get_layer(EMBEDDING_LAYER).output, model.output])
+    return _two_head(model)
 
 
 def predict(model: Any, x: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -305,8 +307,6 @@ def real_threshold_scale(report_path: str | Path) -> tuple[float, dict]:
     """
     import json
 
-    from training.realvideo import SCALE_RANGE
-
     path = Path(report_path)
     try:
         rep = json.loads(path.read_text())
@@ -323,7 +323,7 @@ def real_threshold_scale(report_path: str | Path) -> tuple[float, dict]:
                          "write one with `edgerec realvideo`") from exc
     if not ratios:
         raise ValueError(f"{path}: the report has no dancer folds to calibrate from; run `edgerec realvideo`")
-    scale = float(np.clip(np.mean(ratios), *SCALE_RANGE))
+    scale = float(np.clip(np.mean(ratios), *THRESHOLD_SCALE_RANGE))
     return scale, {"distance_threshold_scale": round(scale, 6), "from": str(path), "dancer_ratios": ratios,
                    "accept_quantile": quantile, "labels": labels,
                    "method": "threshold x mean over leave-one-dancer-out folds of (quantile of the held-out "

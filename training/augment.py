@@ -50,6 +50,12 @@ class Camera:
 
 EVAL_CAMERA = Camera()
 
+
+def card_camera(card: Optional[dict]) -> Camera:
+    """The evaluation camera a model card records (:data:`EVAL_CAMERA` when it records none)."""
+    cam = (card or {}).get("eval_camera") or {}
+    return Camera(**{**cam, "image_size": tuple(cam.get("image_size", EVAL_CAMERA.image_size))})
+
 #: Fraction of frames with a body in which MediaPipe leaves each joint below visibility 0.5,
 #: measured on the shared real videos (``realvideo/`` and ``videos/``, 21 clips, the mean over
 #: clips): the arms are lost most (occlusion, motion blur), the head and torso almost never.

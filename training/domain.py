@@ -14,7 +14,7 @@ Two comparisons matter:
   style is the same, so anything above chance is the source;
 * ``any style``: every real-camera window against every training window.
 
-:func:`channel_groups` repeats the test with one family of statistics at a time
+:data:`FAMILIES` repeat the test with one family of statistics at a time
 (positions, speeds, speed spectrum, visibility, angles, root motion), which shows *which*
 channels carry the source.
 """
@@ -22,7 +22,7 @@ channels carry the source.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -30,14 +30,14 @@ from edge.features import FeatureSpec
 from edge.schema import PoseSequence
 from training.augment import AugmentConfig, clip_windows
 from training.windows import is_real, training_windows
-#: Families of window statistics, by column-name prefix, for :func:`channel_groups`.
-GROUPS: dict[str, tuple[str, ...]] = {
-    "positions": ("pos_",),
-    "speed level": ("speed_",),
-    "speed spectrum": ("band_", "dominant"),
-    "visibility": ("vis_",),
-    "angles": ("angle_",),
-    "root motion": ("root_vel",),
+#: Families of window statistics, each a test on the column name, for the per-family scores.
+FAMILIES: dict[str, Callable[[str], bool]] = {
+    "positions": lambda n: n.startswith("pos_"),
+    "speed level": lambda n: n.startswith("speed_") and "band_" not in n and "dominant" not in n,
+    "speed spectrum": lambda n: n.startswith("speed_") and ("band_" in n or "dominant" in n),
+    "visibility": lambda n: n.startswith("vis_"),
+    "angles": lambda n: n.startswith("angle_"),
+    "root motion": lambda n: n.startswith("root_vel"),
 }
 
 
@@ -72,19 +72,18 @@ def grouped_balanced_accuracy(x: np.ndarray, y: np.ndarray, groups: np.ndarray, 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    def classifier():
+        return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced"))
+
     k = min(folds, len(np.unique(groups)))
     pred = np.zeros(len(y), dtype=int)
     for tr, te in GroupKFold(k).split(x, y, groups):
         if len(np.unique(y[tr])) < 2:
             pred[te] = y[tr][0]
             continue
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced"))
-        clf.fit(x[tr], y[tr])
-        pred[te] = clf.predict(x[te])
+        pred[te] = classifier().fit(x[tr], y[tr]).predict(x[te])
     recalls = [float((pred[y == c] == c).mean()) for c in (0, 1) if (y == c).any()]
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced"))
-    clf.fit(x, y)
-    return float(np.mean(recalls)), clf[-1].coef_[0]
+    return float(np.mean(recalls)), classifier().fit(x, y)[-1].coef_[0]
 
 
 def source_test(name: str, real: Sequence[PoseSequence], train: Sequence[PoseSequence], spec: FeatureSpec,
@@ -101,7 +100,7 @@ def source_test(name: str, real: Sequence[PoseSequence], train: Sequence[PoseSeq
     xr_all = np.concatenate(xr) if xr else np.zeros((0, spec.window_frames, spec.num_channels), np.float32)
     groups_train = sorted({s.group for s in train})
     # per group, as training draws them (one "label" per group keeps groups balanced)
-    relabelled = [PoseSequence(**{**s.__dict__, "label": s.group}) for s in train]
+    relabelled = [replace(s, label=s.group) for s in train]
     ws = training_windows(relabelled, groups_train, spec, per_group, seed, cfg)
     xt = ws.x
     gt = [f"train:{groups_train[i]}" for i in ws.y]
@@ -110,7 +109,7 @@ def source_test(name: str, real: Sequence[PoseSequence], train: Sequence[PoseSeq
     g = np.array(gr + gt)
     acc, coef = grouped_balanced_accuracy(x, y, g, seed)
     by_family = {}
-    for fam in GROUPS:
+    for fam in FAMILIES:
         cols = family_columns(names, fam)
         if cols.any():
             by_family[fam] = grouped_balanced_accuracy(x[:, cols], y, g, seed)[0]
@@ -120,22 +119,8 @@ def source_test(name: str, real: Sequence[PoseSequence], train: Sequence[PoseSeq
 
 
 def family_columns(names: Sequence[str], family: str) -> np.ndarray:
-    """Boolean mask of the statistic columns in one family of :data:`GROUPS`."""
-    out = np.zeros(len(names), bool)
-    for i, n in enumerate(names):
-        if family == "positions":
-            out[i] = n.startswith("pos_")
-        elif family == "speed level":
-            out[i] = n.startswith("speed_") and "band_" not in n and "dominant" not in n
-        elif family == "speed spectrum":
-            out[i] = n.startswith("speed_") and ("band_" in n or "dominant" in n)
-        elif family == "visibility":
-            out[i] = n.startswith("vis_")
-        elif family == "angles":
-            out[i] = n.startswith("angle_")
-        elif family == "root motion":
-            out[i] = n.startswith("root_vel")
-    return out
+    """Boolean mask of the statistic columns in one family of :data:`FAMILIES`."""
+    return np.array([FAMILIES[family](n) for n in names], bool)
 
 
 def before_augmentation(cfg: AugmentConfig) -> AugmentConfig:

@@ -32,6 +32,8 @@ class Loaded:
     path: Path
     card: dict
     predict: Callable[[np.ndarray], tuple[np.ndarray, Optional[np.ndarray]]]
+    #: The Keras model behind ``predict``, when there is one.
+    model: Any = None
 
 
 def _load_keras(path: Path, card: dict) -> Loaded:
@@ -57,7 +59,7 @@ def keras_loaded(model: Any, card: dict, path: Path = Path("<memory>")) -> Loade
         emb, probs = heads.predict(x, batch_size=256, verbose=0)
         return np.asarray(probs, np.float64), np.asarray(emb, np.float64)
 
-    return Loaded(path, card, run)
+    return Loaded(path, card, run, model)
 
 
 def baseline_loaded(model: Any, card: dict, path: Path = Path("<memory>")) -> Loaded:
@@ -112,11 +114,10 @@ def clip_inputs(card: dict, seqs: Sequence[PoseSequence]) -> tuple[np.ndarray, n
         from training.paper import clip_vectors
 
         return clip_vectors(seqs), np.arange(len(seqs))
-    from training.augment import Camera, clip_windows
+    from training.augment import card_camera, clip_windows
 
     spec = FeatureSpec.from_dict(card["feature_spec"])
-    cam = card.get("eval_camera", {})
-    camera = Camera(**{**cam, "image_size": tuple(cam.get("image_size", (1280, 720)))})
+    camera = card_camera(card)
     xs, cs = [], []
     for i, s in enumerate(seqs):
         w = clip_windows(s, spec, float(card["hop_seconds"]), camera)

@@ -57,8 +57,9 @@ class MemoryStyleModel:
 
     def __init__(self, predict: Predict, labels: Sequence[str], spec: FeatureSpec,
                  calibration: Optional[Calibration] = None, name: str = "<memory>",
-                 prob_threshold: Optional[float] = None):
+                 prob_threshold: Optional[float] = None, card: Optional[dict] = None):
         self.predict = predict
+        self.card = card
         self.labels = list(labels)
         self.spec = spec
         self.calibration = calibration
@@ -251,6 +252,15 @@ def _rate(k: int, n: int) -> dict[str, Any]:
     return {"k": int(k), "n": int(n), "rate": None if n == 0 else k / n, "ci95": [lo, hi]}
 
 
+def _window_rate(results: Sequence[ClipResult], attr: str, groups: Sequence[str], key: str) -> dict[str, Any]:
+    """The share of decided updates counted by ``attr``, with a bootstrap interval (under ``key``)
+    that resamples ``groups`` (dancers, or clips) instead of updates."""
+    rate = _rate(sum(getattr(r, attr) for r in results), sum(r.decided for r in results))
+    rate[key] = list(_cluster_interval([getattr(r, attr) / r.decided if r.decided else 0.0 for r in results],
+                                       [r.decided for r in results], groups))
+    return rate
+
+
 def summarise(results: Sequence[ClipResult]) -> dict[str, Any]:
     """The real-video scores of a set of clips (see the module doc), with 95% intervals.
 
@@ -261,19 +271,12 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, Any]:
     outs = [r for r in results if not r.in_set]
     out: dict[str, Any] = {"clips": len(results), "in_set_clips": len(ins), "out_of_set_clips": len(outs)}
     if ins:
-        scored = [r for r in ins if r.decided]
-        out["clips_right"] = _rate(sum(r.correct for r in scored), len(ins))
+        dancers = [r.group for r in ins]
+        out["clips_right"] = _rate(sum(r.correct for r in ins), len(ins))
         out["clips_right"]["ci95_dancers"] = list(_cluster_interval(
-            [float(r.correct) for r in ins], [1.0] * len(ins), [r.group for r in ins]))
-        dec = sum(r.decided for r in ins)
-        out["windows_right"] = _rate(sum(r.right for r in ins), dec)
-        out["windows_right"]["ci95_dancers"] = list(_cluster_interval(
-            [r.right / r.decided if r.decided else 0.0 for r in ins], [r.decided for r in ins],
-            [r.group for r in ins]))
-        out["in_set_unsure"] = _rate(sum(r.unsure for r in ins), dec)
-        out["in_set_unsure"]["ci95_dancers"] = list(_cluster_interval(
-            [r.unsure / r.decided if r.decided else 0.0 for r in ins], [r.decided for r in ins],
-            [r.group for r in ins]))
+            [float(r.correct) for r in ins], [1.0] * len(ins), dancers))
+        for key, attr in (("windows_right", "right"), ("in_set_unsure", "unsure")):
+            out[key] = _window_rate(ins, attr, dancers, "ci95_dancers")
         firsts = [r.first_style_s for r in ins if r.first_style_s is not None]
         out["first_style_s"] = {"median": float(np.median(firsts)) if firsts else None,
                                 "max": float(np.max(firsts)) if firsts else None,
@@ -284,20 +287,13 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, Any]:
                                    "max": float(np.max(decs)) if decs else None}
     if outs:
         # every fold's model replays each out-of-set clip: resample clips, not replays
-        dec = sum(r.decided for r in outs)
         clips = [r.clip_id for r in outs]
-        weights = [r.decided for r in outs]
-
-        def frac(attr: str) -> list[float]:
-            return [getattr(r, attr) / r.decided if r.decided else 0.0 for r in outs]
-
         out["out_of_set_mostly_unsure"] = _rate(sum(r.mostly_unsure for r in outs), len(outs))
         out["out_of_set_mostly_unsure"]["ci95_clips"] = list(_cluster_interval(
             [float(r.mostly_unsure) for r in outs], [1.0] * len(outs), clips))
         for key, attr in (("out_of_set_windows_unsure", "unsure"), ("out_of_set_windows_shown", "shown"),
                           ("out_of_set_confidently_wrong", "confident_shown")):
-            out[key] = _rate(sum(getattr(r, attr) for r in outs), dec)
-            out[key]["ci95_clips"] = list(_cluster_interval(frac(attr), weights, clips))
+            out[key] = _window_rate(outs, attr, clips, "ci95_clips")
         out["out_of_set_distinct_clips"] = len(set(clips))
     return out
 
@@ -363,8 +359,9 @@ def with_threshold_scale(model: MemoryStyleModel, scale: float) -> MemoryStyleMo
     c = model.calibration
     if c is None:
         return model
-    cal = Calibration(c.temperature, c.class_means, c.precision, c.distance_threshold * scale, c.prob_threshold)
-    return MemoryStyleModel(model.predict, model.labels, model.spec, cal, str(model.path))
+    return MemoryStyleModel(model.predict, model.labels, model.spec,
+                            replace(c, distance_threshold=c.distance_threshold * scale), str(model.path),
+                            model.prob_threshold, model.card)
 
 
 #: Quantile of unseen real dancers' distances the real-video calibration accepts.
@@ -443,6 +440,7 @@ def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: 
     oos_clips = [s for s in ds.outset if is_real(s)]
     exposure = cfg.outlier_share > 0 and len({s.label for s in oos_clips}) >= 2
     parts = outlier_parts(oos_clips) if exposure else [oos_clips]
+    part_segments = [[seg for c in p for seg in segments(c)] for p in parts]
     all_folds = folds + extra
     dancer_names = {f.name for f in folds}
     n_fits = len(folds) * len(parts) + len(extra)
@@ -468,7 +466,7 @@ def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: 
                 "edge": edge_m, "exposed": sorted({c.label for c in exposed}), "n_exposed": len(exposed),
                 "ratio": distance_ratio(edge_m, fold.test, quantile) if is_dancer else None,
                 "epochs": fitted.history.get("epochs_run"),
-                "oos": [seg for c in parts[k] for seg in segments(c)] if is_dancer else [],
+                "oos": part_segments[k] if is_dancer else [],
             }
             if bar is not None:
                 bar.update(1)
@@ -505,7 +503,7 @@ def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: 
                                    + (["in-set test clips"] if key == in_key else []),
                                    "distance_ratio": t["ratio"], "threshold_scale": scale, "epochs": t["epochs"]})
         rows["baseline"] += _replay_all(baselines[fold.name], test + (
-            [seg for c in oos_clips for seg in segments(c)] if fold.name in dancer_names else []), config, fold.name)
+            [seg for p in part_segments for seg in p] if fold.name in dancer_names else []), config, fold.name)
         fold_info.append(info)
     result: dict[str, Any] = {
         "protocol": {
@@ -523,26 +521,29 @@ def run_protocol(data_dir: str | Path, cfg: Any, progress: bool = True, aistpp: 
         "seconds": None,
     }
     for key, clip_rows in rows.items():
-        res = [_from_dict(r) for r in clip_rows]
-        dancer_res = [r for r, d in zip(res, clip_rows) if d["fold"] in dancer_names]
-        aist_res = [r for r, d in zip(res, clip_rows) if d["fold"] not in dancer_names]
-        per_dancer = {g: summarise([r for r in dancer_res if r.in_set and r.group == g])
-                      for g in sorted({r.group for r in dancer_res if r.in_set})}
-        per_oos = {lab: summarise([r for r in dancer_res if not r.in_set and r.label == lab])
-                   for lab in sorted({r.label for r in dancer_res if not r.in_set})}
-        result["models"][key] = {
-            "description": MODEL_NAMES[key],
-            "unseen_dancers": summarise(dancer_res),
-            "per_dancer": per_dancer,
-            "per_out_of_set_style": per_oos,
-            "aistpp": summarise(aist_res) if aist_res else None,
-            "clips": clip_rows,
-        }
+        result["models"][key] = {"description": MODEL_NAMES[key], **_model_summaries(clip_rows, dancer_names),
+                                 "clips": clip_rows}
     result["threshold_sweep"] = sorted(
         [_sweep_row(m, summarise([_from_dict(r) for r in rs])) for m, rs in sweep_rows.items()]
         + [_sweep_row(1.0, result["models"]["edge"]["unseen_dancers"])], key=lambda r: r["multiplier"])
     result["seconds"] = round(time.time() - started, 1)
     return result
+
+
+def _model_summaries(clip_rows: Sequence[dict], dancer_folds: set[str]) -> dict[str, Any]:
+    """One model's summaries from its per-clip rows: unseen dancers (with the out-of-set clips
+    their folds replayed), per dancer, per out-of-set style, and the AIST++ folds apart."""
+    res = [_from_dict(r) for r in clip_rows]
+    dancer = [r for r, d in zip(res, clip_rows) if d["fold"] in dancer_folds]
+    aist = [r for r, d in zip(res, clip_rows) if d["fold"] not in dancer_folds]
+    return {
+        "unseen_dancers": summarise(dancer),
+        "per_dancer": {g: summarise([r for r in dancer if r.in_set and r.group == g])
+                       for g in sorted({r.group for r in dancer if r.in_set})},
+        "per_out_of_set_style": {lab: summarise([r for r in dancer if not r.in_set and r.label == lab])
+                                 for lab in sorted({r.label for r in dancer if not r.in_set})},
+        "aistpp": summarise(aist) if aist else None,
+    }
 
 
 def resummarise(result: dict[str, Any]) -> dict[str, Any]:
@@ -551,15 +552,7 @@ def resummarise(result: dict[str, Any]) -> dict[str, Any]:
     folds = {f["name"] for f in result["protocol"]["folds"]
              if f.get("kind", "dancer" if f["name"].startswith("dancer:") else "aistpp") == "dancer"}
     for m in result["models"].values():
-        res = [_from_dict(r) for r in m["clips"]]
-        dancer = [r for r, d in zip(res, m["clips"]) if d["fold"] in folds]
-        aist = [r for r, d in zip(res, m["clips"]) if d["fold"] not in folds]
-        m["unseen_dancers"] = summarise(dancer)
-        m["per_dancer"] = {g: summarise([r for r in dancer if r.in_set and r.group == g])
-                           for g in sorted({r.group for r in dancer if r.in_set})}
-        m["per_out_of_set_style"] = {lab: summarise([r for r in dancer if not r.in_set and r.label == lab])
-                                     for lab in sorted({r.label for r in dancer if not r.in_set})}
-        m["aistpp"] = summarise(aist) if aist else None
+        m.update(_model_summaries(m["clips"], folds))
     return result
 
 
@@ -591,24 +584,19 @@ def memory_model(path: str | Path) -> Any:
                          "evaluate it without --runtime")
     spec = FeatureSpec.from_dict(card["feature_spec"])
     calib = Calibration.from_dict(card["calibration"]) if card.get("calibration") else None
-    if path.suffix == ".keras":
-        from edge._optional import require
-
-        keras = require("keras", "train")
-        model = keras.models.load_model(path, compile=False)
-        return MemoryStyleModel(keras_predict(model), card["labels"], spec, calib, str(path))
+    if loaded.model is not None:  # Keras: one window per call, without predict()'s per-call overhead
+        return MemoryStyleModel(keras_predict(loaded.model), card["labels"], spec, calib, str(path), card=card)
     return MemoryStyleModel(loaded.predict, card["labels"], spec, calib, str(path),
-                            prob_threshold=BASELINE_PROB_THRESHOLD)
+                            prob_threshold=BASELINE_PROB_THRESHOLD, card=card)
 
 
 def as_image_sequence(seq: PoseSequence, card: Optional[dict] = None) -> PoseSequence:
     """An image-frame version of any clip: world (mocap) clips are filmed by the evaluation camera."""
     if seq.frame == "image":
         return seq
-    from training.augment import EVAL_CAMERA, Camera, project
+    from training.augment import card_camera, project
 
-    cam = (card or {}).get("eval_camera")
-    camera = Camera(**{**cam, "image_size": tuple(cam.get("image_size", (1280, 720)))}) if cam else EVAL_CAMERA
+    camera = card_camera(card)
     xy = project(seq.points.astype(np.float64), seq.mask, camera)
     pts = np.zeros_like(seq.points)
     pts[..., :2] = xy

@@ -403,8 +403,7 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
         real_cal = None
         if real_scale is not None and calibration is not None:
             scale, real_cal = real_scale
-            calibration = Calibration(calibration.temperature, calibration.class_means, calibration.precision,
-                                      calibration.distance_threshold * scale, calibration.prob_threshold)
+            calibration = replace(calibration, distance_threshold=calibration.distance_threshold * scale)
             real_cal["validation_threshold"] = fitted.calibration.distance_threshold
         card["data"]["outlier_exposure_clips"] = [s.clip_id for s in outliers]
         fitted = replace(fitted, calibration=calibration)

@@ -96,7 +96,7 @@ _pipeline_opts = [
 
 def _run_models(models, runs, warmup, data_dir, no_accuracy, threads, cores, quiet):
     from benchmarks.models import ModelBenchConfig, bench_models, find_models
-    from edge.paths import data_root
+    from edge.core.paths import data_root
 
     _check_cores(cores)
     try:
@@ -113,7 +113,7 @@ def _run_models(models, runs, warmup, data_dir, no_accuracy, threads, cores, qui
 
 def _run_pipeline(videos, pose, pose_every, max_frames, realtime, threads, cores, quiet):
     from benchmarks.pipeline import PipelineBenchConfig, bench_pipeline
-    from edge.run_cli import sample_inputs
+    from edge.runtime.session import sample_inputs
 
     _check_cores(cores)
     videos = list(videos) or sample_inputs()

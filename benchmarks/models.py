@@ -68,7 +68,7 @@ def run_worker(args: list[str], timeout_s: float, cores: Optional[int] = None) -
 def held_out_scores(paths: Sequence[Path], data_dir: Path,
                     progress: Callable[[str], None] = lambda m: None) -> dict[str, dict[str, Any]]:
     """Clip-level macro-F1, window accuracy and macro-F1 of each file on its held-out clips."""
-    from edge.metadata import read_card as read_embedded
+    from edge.classify.metadata import read_card as read_embedded
     from training.card import read_card as read_sidecar_card
     from training.datasets import load_all
     from training.evaluate import clip_inputs, evaluate_loaded

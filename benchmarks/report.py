@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from edge.files import atomic_write_bytes, atomic_write_text
+from edge.core.files import atomic_write_bytes, atomic_write_text
 
 
 def _f(x: Any, nd: int = 3) -> str:
@@ -230,7 +230,7 @@ def markdown(models: Optional[dict[str, Any]], pipeline: Optional[dict[str, Any]
 
 def plot(models: dict[str, Any], path: Path) -> Optional[Path]:
     """p50 latency (log x) against clip macro-F1, per thread count, Pareto front marked."""
-    from edge._optional import require
+    from edge.core.optional import require
 
     matplotlib = require("matplotlib", "train")
     matplotlib.use("Agg")

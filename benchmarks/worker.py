@@ -48,7 +48,7 @@ def _current_rss_mb() -> float:
 
 
 def _open_converted(path: Path, threads: int) -> tuple[Callable[[np.ndarray], Any], dict, str]:
-    from edge.backends import load_backend
+    from edge.classify.backends import load_backend
 
     backend = load_backend(path, threads=threads)
     return backend, backend.card, backend.name
@@ -132,7 +132,7 @@ def bench_model(path: Path, threads: int, runs: int, warmup: int, seed: int = 0)
 def bench_pipeline(video: str, threads: int, pose: str, pose_every: int, max_frames: int | None,
                    realtime: bool) -> dict[str, Any]:
     """Run ``edgerec run --video`` in this process and return its summary plus memory."""
-    from edge.run_cli import RunOptions, run_pipeline
+    from edge.runtime.session import RunOptions, run_pipeline
 
     opts = RunOptions(video=video, threads=threads, pose=pose, pose_every=pose_every, max_frames=max_frames,
                       realtime=realtime, quiet=True)

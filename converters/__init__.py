@@ -1,6 +1,6 @@
 """Converters from trained Keras models to the edge formats (TFLite, ONNX).
 
-One table, :data:`edge.formats.FORMATS`, lists the formats; :func:`converters.convert.convert_model`
+One table, :data:`edge.classify.formats.FORMATS`, lists the formats; :func:`converters.convert.convert_model`
 writes one, embeds the model card in it, runs it in its edge backend and checks it against
 Keras before it is kept. ``edgerec convert`` (:mod:`converters.cli`) is the command line.
 

@@ -57,7 +57,7 @@ def captured_output() -> Iterator[Captured]:
 def temp_path_beside(out: Path) -> Path:
     """A fresh hidden temporary path in ``out``'s folder with ``out``'s suffix."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    from edge.files import readable_by_all
+    from edge.core.files import readable_by_all
 
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{out.suffix}", dir=out.parent)
     os.close(fd)

@@ -1,6 +1,6 @@
 """``edgerec convert``: joined to the ``edgerec`` group through the ``edgerec.commands`` entry points.
 
-The choices come from :data:`edge.formats.FORMATS`; nothing heavy is imported until the
+The choices come from :data:`edge.classify.formats.FORMATS`; nothing heavy is imported until the
 command runs, so ``edgerec convert --help`` loads no TensorFlow.
 """
 
@@ -13,7 +13,7 @@ from typing import Optional
 
 import click
 
-from edge.formats import DEFAULT_QUANT, FORMATS, TARGETS, quants
+from edge.classify.formats import DEFAULT_QUANT, FORMATS, TARGETS, quants
 
 
 def _quant_help() -> str:
@@ -49,7 +49,7 @@ def convert(model: Path, target: str, quant: Optional[str], calibration: Optiona
             accept_mismatch: bool, as_json: bool) -> None:
     """Convert a trained Keras MODEL to TFLite or ONNX, check it against Keras, embed its card."""
     from training.cli import quiet_tensorflow
-    from edge.formats import get_format
+    from edge.classify.formats import get_format
 
     quiet_tensorflow()
     try:

@@ -1,6 +1,6 @@
 """One conversion, end to end: Keras model + card -> checked, self-describing edge file.
 
-1. Load the ``.keras`` model and its card; pick the row of :data:`edge.formats.FORMATS`.
+1. Load the ``.keras`` model and its card; pick the row of :data:`edge.classify.formats.FORMATS`.
 2. Gather inputs (:mod:`converters.inputs`): representative ones to calibrate, held-out
    ones to verify.
 3. Convert (:mod:`converters.tflite` / :mod:`converters.onnx`); refuse Flex ops.
@@ -28,8 +28,8 @@ from converters._util import captured_output, temp_path_beside
 from converters.inputs import InputSet, gather_inputs
 from converters.model import OUTPUTS, Source, apply_transform, export_model, load_source, standardise_transform
 from converters.verify import Parity, check, failure_message, measure
-from edge.backends import load_backend
-from edge.formats import ExportFormat, default_output, get_format
+from edge.classify.backends import load_backend
+from edge.classify.formats import ExportFormat, default_output, get_format
 
 _TOOLS = {"tflite": ("tensorflow-cpu", "tensorflow", "keras", "ai-edge-litert"),
           "onnx": ("tensorflow-cpu", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")}

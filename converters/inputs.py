@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from edge.schema import PoseSequence
+from edge.core.schema import PoseSequence
 
 #: Representative inputs used to calibrate full-integer / static quantisation.
 MAX_CALIBRATION = 1000

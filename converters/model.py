@@ -20,7 +20,7 @@ from typing import Any, Optional
 import numpy as np
 
 from converters import ConversionError
-from edge._optional import require
+from edge.core.optional import require
 
 #: Output names and order of every exported file.
 OUTPUTS = ("embedding", "probs")

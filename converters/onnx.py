@@ -22,8 +22,8 @@ import numpy as np
 from converters import ConversionError
 from converters._util import captured_output
 from training.cli import quiet_tensorflow
-from edge._optional import require
-from edge.metadata import CARD_KEY, card_json
+from edge.core.optional import require
+from edge.classify.metadata import CARD_KEY, card_json
 
 QUANTS = ("none", "dynamic", "static")
 OPSET = 17

@@ -2,7 +2,7 @@
 
 ``edgerec export-report`` trains the ``edge`` and ``paper`` models on four of five grouped
 folds (the same split as ``edgerec train``'s default), converts each to every row of
-:data:`edge.formats.FORMATS`, and writes a Markdown table (with JSON beside it) of file
+:data:`edge.classify.formats.FORMATS`, and writes a Markdown table (with JSON beside it) of file
 size, agreement with Keras and macro-F1 on the held-out clips, as measured by the converter
 on the converted file itself. Formats that fail their parity limits are converted anyway
 (``accept_mismatch``) so the report can show by how much.
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from edge.formats import FORMATS
+from edge.classify.formats import FORMATS
 from training.card import atomic_write_text
 from training.report import fmt_number
 
@@ -25,7 +25,7 @@ ARCHS = ("edge", "paper")
 
 def row_from_file(model: str, path: Path) -> dict[str, Any]:
     """Size and parity of a converted file, read from the card embedded in it."""
-    from edge.metadata import read_card
+    from edge.classify.metadata import read_card
 
     export = read_card(path).get("export") or {}
     parity = export.get("parity") or {}
@@ -55,7 +55,7 @@ def run_export_report(data_dir: str | Path, out_dir: str | Path, work_dir: str |
     same held-out inputs: the fold-0 test clips and the out-of-set clips. With ``reuse``,
     models already in ``work_dir`` are scored again instead of being retrained/converted.
     """
-    from edge._optional import require
+    from edge.core.optional import require
     from converters.convert import convert_model
     from converters.inputs import gather_inputs
     from converters.model import load_source

@@ -14,8 +14,8 @@ from typing import Optional
 
 import numpy as np
 
-from edge.calibration import fit_calibration
-from edge.features import FeatureSpec
+from edge.classify.calibration import fit_calibration
+from edge.features.motion import FeatureSpec
 
 EDGE_SHAPE = (50, 101)
 PAPER_SHAPE = (22, 1)

@@ -16,7 +16,7 @@ Traps handled here, each verified on this machine (TF 2.19.1):
   the converter is restricted to builtins and the written file is checked again
   (:func:`check_builtins`).
 
-The card goes into ``Model.metadata`` as ``edgerec_card`` (see :mod:`edge.metadata`),
+The card goes into ``Model.metadata`` as ``edgerec_card`` (see :mod:`edge.classify.metadata`),
 written with TensorFlow's bundled flatbuffer schema, buffers kept 16-byte aligned.
 """
 
@@ -37,8 +37,8 @@ import numpy as np
 from converters import ConversionError, FlexOpsError
 from converters._util import captured_output
 from training.cli import quiet_tensorflow
-from edge._optional import require
-from edge.metadata import CARD_KEY, TFLITE_IDENTIFIER, TFLiteFile, card_json
+from edge.core.optional import require
+from edge.classify.metadata import CARD_KEY, TFLITE_IDENTIFIER, TFLiteFile, card_json
 
 QUANTS = ("float32", "float16", "dynamic", "int8")
 _FLEX_HINT = "the lean runtimes (LiteRT, tflite-runtime) cannot run them; change the model to builtin ops"

@@ -1,6 +1,6 @@
 """Parity of a converted file with its Keras model, measured in the edge backend.
 
-The converted file is opened exactly as the device opens it (:func:`edge.backends.load_backend`)
+The converted file is opened exactly as the device opens it (:func:`edge.classify.backends.load_backend`)
 and run on the same inputs as Keras. Reported:
 
 * ``max_abs_diff`` / ``mean_abs_diff``: of the class probabilities;
@@ -9,7 +9,7 @@ and run on the same inputs as Keras. Reported:
 * ``near_ties``: inputs whose two best Keras probabilities are within twice the measured
   max difference of each other, the only inputs whose top class the conversion error can flip.
 
-:func:`check` compares them with the format's thresholds from :data:`edge.formats.FORMATS`
+:func:`check` compares them with the format's thresholds from :data:`edge.classify.formats.FORMATS`
 (or the caller's) and raises :class:`~converters.ParityError` with a one-line message.
 """
 
@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from converters import ParityError
-from edge.formats import ExportFormat
+from edge.classify.formats import ExportFormat
 
 
 @dataclass(frozen=True)

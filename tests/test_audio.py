@@ -1,4 +1,4 @@
-"""Tests for edge.audio: numpy re-implementations checked against librosa, tempo on clicks
+"""Tests for edge.features.audio: numpy re-implementations checked against librosa, tempo on clicks
 and on real music2dance songs.
 
 Real-data tests read ``$EDGEREC_DATA`` (default ``<repo>/../shared/data``) and skip when the
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from edge import audio as A
-from edge.schema import Audio
+from edge.core.schema import Audio
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("EDGEREC_DATA", REPO.parent / "shared" / "data"))
@@ -63,7 +63,7 @@ def octave_match(ours: float, ref: float, tol: float = 0.04) -> bool:
 
 def test_import_pulls_in_numpy_only() -> None:
     code = (
-        "import sys, edge.audio; "
+        "import sys, edge.features.audio; "
         "bad = [m for m in ('soundfile', 'librosa', 'scipy', 'numba') if m in sys.modules]; "
         "assert not bad, bad"
     )

@@ -35,7 +35,7 @@ def test_camera_dropouts_scale_zero_is_identity():
 
 
 def test_appearing_dancer_windows_are_partly_empty():
-    from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+    from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
     from training.augment import sample_window
 
     spec = FeatureSpec(lag_seconds=0.5)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.backends.base import TensorSpec, dequantise, quantise
+from edge.classify.backends.base import TensorSpec, dequantise, quantise
 
 
 def test_quantise_dequantise_saturate_and_round_trip():
@@ -25,8 +25,8 @@ def test_litert_falls_back_to_tflite_runtime(monkeypatch):
     import sys
     import types
 
-    from edge._optional import MissingDependency
-    from edge.backends.litert import interpreter_module
+    from edge.core.optional import MissingDependency
+    from edge.classify.backends.litert import interpreter_module
 
     real = pytest.importorskip("ai_edge_litert.interpreter")
     assert interpreter_module() is real
@@ -37,7 +37,7 @@ def test_litert_falls_back_to_tflite_runtime(monkeypatch):
     monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
     with pytest.raises(MissingDependency, match=r"pip install 'edgerec\[edge\]'.*tflite-runtime works too"):
         interpreter_module()
-    assert importlib.import_module("edge.backends.litert")
+    assert importlib.import_module("edge.classify.backends.litert")
 
 
 tf = pytest.importorskip("tensorflow")
@@ -45,9 +45,9 @@ tf = pytest.importorskip("tensorflow")
 from converters.convert import convert_model  # noqa: E402
 from converters.inputs import array_inputs  # noqa: E402
 from converters.testing import tiny_model  # noqa: E402
-from edge.backends import load_backend  # noqa: E402
-from edge.metadata import read_card  # noqa: E402
-from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times  # noqa: E402
+from edge.classify.backends import load_backend  # noqa: E402
+from edge.classify.metadata import read_card  # noqa: E402
+from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.calibration import Calibration, fit_calibration, fit_temperature, temper
+from edge.classify.calibration import Calibration, fit_calibration, fit_temperature, temper
 from training.metrics import bootstrap_interval, report
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.schema import LANDMARK
+from edge.core.schema import LANDMARK
 from training.datasets.cmu import forward_kinematics, load_cmu_bvh, read_bvh
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge.formats import DEFAULT_QUANT, FORMATS, TARGETS, get_format, quants
+from edge.classify.formats import DEFAULT_QUANT, FORMATS, TARGETS, get_format, quants
 
 slow = pytest.mark.slow
 
@@ -52,8 +52,8 @@ from converters.convert import convert_model  # noqa: E402
 from converters.inputs import array_inputs  # noqa: E402
 from converters.model import load_source  # noqa: E402
 from converters.testing import tiny_model  # noqa: E402
-from edge.backends import load_backend  # noqa: E402
-from edge.metadata import read_card  # noqa: E402
+from edge.classify.backends import load_backend  # noqa: E402
+from edge.classify.metadata import read_card  # noqa: E402
 from training.card import file_sha256  # noqa: E402
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from edge.features import FeatureSpec
-from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
 from training import datasets
 from training.augment import clip_windows
 from training.datasets import aistpp, music2dance

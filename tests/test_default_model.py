@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from edge.assets import default_model_path
+from edge.core.assets import default_model_path
 from edge.features import FeatureSpec
-from edge.metadata import read_card
+from edge.classify.metadata import read_card
 
 
 def test_default_model_is_small_and_describes_itself():
@@ -38,8 +38,8 @@ def test_default_model_runs_without_tensorflow(data_root):
     code = f"""
 import sys
 import numpy as np
-from edge.assets import default_model_path
-from edge.backends import load_backend
+from edge.core.assets import default_model_path
+from edge.classify.backends import load_backend
 from edge.features import FeatureSpec, window_features, window_ends, track_from_image_sequence
 from training.datasets import discover, load
 ref = [r for r in discover({str(data_root)!r}, ("aistpp",)) if "gKR" in r.path.name][0]

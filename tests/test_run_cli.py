@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge.assets import default_model_path
+from edge.core.assets import default_model_path
 from edge.cli import main
 from test_runtime import check_updates
 
@@ -210,7 +210,7 @@ def test_bad_model_files(tmp_path, data_root):
 
 def test_model_for_another_feature_version(tmp_path, data_root):
     from converters.tflite import embed_card
-    from edge.metadata import read_card
+    from edge.classify.metadata import read_card
 
     card = read_card(default_model_path())
     card["feature_spec"]["version"] = 99

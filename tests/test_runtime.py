@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge.assets import default_model_path
+from edge.core.assets import default_model_path
 from edge.pose.base import PoseResult
 from edge.recommend import load_default_catalog
 from edge.runtime import STAGES, STATES, Runtime, RuntimeConfig, StyleModel
-from edge.smoothing import OneEuroFilter, StyleSmoother
+from edge.runtime.smoothing import OneEuroFilter, StyleSmoother
 from edge.sources import Frame
 
 LEGS = [25, 26, 27, 28, 29, 30, 31, 32]
@@ -178,7 +178,7 @@ def test_frame_rate_does_not_change_the_decision(model, data_root):
 
 def test_a_paper_clip_model_is_refused(tmp_path):
     from converters.tflite import embed_card
-    from edge.metadata import read_card
+    from edge.classify.metadata import read_card
     from edge.runtime import ModelError
 
     card = read_card(default_model_path())

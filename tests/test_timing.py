@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.audio import estimate_tempo, load_audio
-from edge.schema import LANDMARK
+from edge.features.audio import estimate_tempo, load_audio
+from edge.core.schema import LANDMARK
 from training.crossval import retime
 
 HIPS = [LANDMARK["left_hip"], LANDMARK["right_hip"]]

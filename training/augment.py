@@ -19,8 +19,8 @@ from typing import Optional
 
 import numpy as np
 
-from edge.features import BODY_JOINTS, FeatureSpec, Track, body_points, window_ends, window_features
-from edge.schema import LANDMARK, PoseSequence
+from edge.features.motion import BODY_JOINTS, FeatureSpec, Track, body_points, window_ends, window_features
+from edge.core.schema import LANDMARK, PoseSequence
 
 _J = {n: i for i, n in enumerate(BODY_JOINTS)}
 _MIRROR = np.array([_J[n.replace("left", "#").replace("right", "left").replace("#", "right")] for n in BODY_JOINTS])

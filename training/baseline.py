@@ -37,8 +37,8 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from edge._optional import require
-from edge.features import ANGLES, FeatureSpec
+from edge.core.optional import require
+from edge.features.motion import ANGLES, FeatureSpec
 
 #: Bumped whenever the numbers :func:`window_statistics` produces change.
 STATISTICS_VERSION = 1

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge.files import atomic_write_text  # noqa: F401  (re-exported for training and converters)
+from edge.core.files import atomic_write_text  # noqa: F401  (re-exported for training and converters)
 
 CARD_FORMAT = "edgerec-model-card"
 CARD_VERSION = 1

@@ -114,7 +114,7 @@ def data_extract(video_dir: Path, out_dir: Path, pose: str, pose_variant: str, o
     written atomically; a second run skips the videos already done (a landmark file
     without a matching sidecar is redone). Exits non-zero if any video failed.
     """
-    from edge.extract import ExtractConfig, ExtractError, extract
+    from edge.runtime.extract import ExtractConfig, ExtractError, extract
 
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     try:

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import edge
-from edge.schema import PoseSequence, uniform_times
+from edge.core.schema import PoseSequence, uniform_times
 from training.augment import EVAL_CAMERA
 from training.card import atomic_write_text
 from training.metrics import bootstrap_interval, report
@@ -114,7 +114,7 @@ class _Pool:
 def run_crossval(data_dir: str | Path, out_dir: str | Path, archs: Sequence[str], k: int = 5, seed: int = 0,
                  quick: bool = False) -> Path:
     """Run the cross-validation and experiments; write report.json and report.md to ``out_dir``."""
-    from edge._optional import require
+    from edge.core.optional import require
     from training.baseline import window_statistics
     from training.evaluate import baseline_loaded, clip_inputs, evaluate_loaded, keras_loaded
     from training.paper import clip_vectors

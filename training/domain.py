@@ -26,8 +26,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from edge.features import FeatureSpec
-from edge.schema import PoseSequence
+from edge.features.motion import FeatureSpec
+from edge.core.schema import PoseSequence
 from training.augment import AugmentConfig, clip_windows
 from training.windows import is_real, training_windows
 #: Families of window statistics, each a test on the column name, for the per-family scores.
@@ -64,7 +64,7 @@ def grouped_balanced_accuracy(x: np.ndarray, y: np.ndarray, groups: np.ndarray, 
                               folds: int = 5) -> tuple[float, np.ndarray]:
     """Balanced accuracy of a standardised logistic regression under grouped k-fold CV,
     and the coefficients of one fit on everything (for the most telling statistics)."""
-    from edge._optional import require
+    from edge.core.optional import require
 
     require("sklearn", "train", "scikit-learn")
     from sklearn.linear_model import LogisticRegression

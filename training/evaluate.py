@@ -17,10 +17,10 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from edge.calibration import Calibration
-from edge.features import FeatureSpec
-from edge.formats import suffixes as converted_suffixes
-from edge.schema import PoseSequence
+from edge.classify.calibration import Calibration
+from edge.features.motion import FeatureSpec
+from edge.classify.formats import suffixes as converted_suffixes
+from edge.core.schema import PoseSequence
 from training.card import read_card
 from training.metrics import report
 
@@ -37,7 +37,7 @@ class Loaded:
 
 
 def _load_keras(path: Path, card: dict) -> Loaded:
-    from edge._optional import require
+    from edge.core.optional import require
 
     keras = require("keras", "train")
     try:
@@ -74,7 +74,7 @@ def _load_baseline(path: Path, card: dict) -> Loaded:
 
 def _load_converted(path: Path, card: dict) -> Loaded:
     """A .tflite/.onnx file in its edge backend (the one the device uses); the card is the file's own."""
-    from edge.backends import load_backend
+    from edge.classify.backends import load_backend
 
     backend = load_backend(path, card=card)
 
@@ -89,7 +89,7 @@ def _load_converted(path: Path, card: dict) -> Loaded:
 LOADERS: dict[str, Callable[[Path, dict], Loaded]] = {
     ".keras": _load_keras,
     ".json": _load_baseline,
-    # converted formats: every suffix of edge.formats.FORMATS, run in its edge backend
+    # converted formats: every suffix of edge.classify.formats.FORMATS, run in its edge backend
     **{suffix: _load_converted for suffix in converted_suffixes()},
 }
 
@@ -102,7 +102,7 @@ def load_model(path: str | Path) -> Loaded:
     if loader is None:
         raise ValueError(f"{path}: unknown model format {path.suffix!r}; expected one of {', '.join(LOADERS)}")
     if path.suffix in converted_suffixes():
-        from edge.metadata import read_card as read_model_card  # embedded card, else the sidecar
+        from edge.classify.metadata import read_card as read_model_card  # embedded card, else the sidecar
 
         return loader(path, read_model_card(path))
     return loader(path, read_card(path))

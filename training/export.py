@@ -15,8 +15,8 @@ from typing import Optional
 
 import numpy as np
 
-from edge.files import atomic_write_bytes
-from edge.schema import PoseSequence
+from edge.core.files import atomic_write_bytes
+from edge.core.schema import PoseSequence
 from training.augment import EVAL_CAMERA, Camera, project
 
 

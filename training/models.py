@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable
 
-from edge._optional import require
+from edge.core.optional import require
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import keras

@@ -20,9 +20,9 @@ from typing import Sequence
 
 import numpy as np
 
-from edge.audio import load_audio, mean_log_mel
-from edge.features import paper_pose_features, paper_vector
-from edge.schema import PoseSequence
+from edge.features.audio import load_audio, mean_log_mel
+from edge.features.motion import paper_pose_features, paper_vector
+from edge.core.schema import PoseSequence
 from training.augment import EVAL_CAMERA, project
 
 N_MELS = 128
@@ -63,7 +63,7 @@ def clip_vectors(seqs: Sequence[PoseSequence], progress: bool = False) -> np.nda
     """(clips, 130, 1) paper inputs."""
     it = seqs
     if progress:
-        from edge._optional import require
+        from edge.core.optional import require
 
         it = require("tqdm", "train").tqdm(seqs, desc="paper features", unit="clip", leave=False)
     rows = [paper_vector(clip_pose_values(s), clip_audio_values(s)) for s in it]

@@ -30,12 +30,12 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from edge.calibration import Calibration
-from edge.features import FeatureSpec
+from edge.classify.calibration import Calibration
+from edge.features.motion import FeatureSpec
 from edge.pose.base import PoseResult
-from edge.runtime import Runtime, RuntimeConfig
-from edge.schema import NUM_LANDMARKS, PoseSequence
-from edge.sources import Frame
+from edge.runtime.loop import Runtime, RuntimeConfig
+from edge.core.schema import NUM_LANDMARKS, PoseSequence
+from edge.sources.frames import Frame
 from training.train import THRESHOLD_SCALE_RANGE
 
 #: Length of the clips long real recordings are cut into, in seconds.
@@ -559,7 +559,7 @@ def resummarise(result: dict[str, Any]) -> dict[str, Any]:
 def _bar(total: int, progress: bool) -> Any:
     if not progress:
         return None
-    from edge._optional import require
+    from edge.core.optional import require
 
     return require("tqdm", "train").tqdm(total=total, desc="real-video folds", unit="fold", leave=False)
 
@@ -570,8 +570,8 @@ def _bar(total: int, progress: bool) -> Any:
 def memory_model(path: str | Path) -> Any:
     """A model file as the runtime drives it: converted files through :class:`edge.runtime.StyleModel`,
     Keras and baseline files (training formats) through :class:`MemoryStyleModel`."""
-    from edge.formats import suffixes
-    from edge.runtime import StyleModel
+    from edge.classify.formats import suffixes
+    from edge.runtime.loop import StyleModel
     from training.evaluate import load_model
 
     path = Path(path)
@@ -611,7 +611,7 @@ def _log(line: str) -> None:
 
 def landmark_cache() -> Path:
     """Where landmarks extracted for ``evaluate --runtime`` are kept (one folder per input folder)."""
-    from edge.paths import cache_dir
+    from edge.core.paths import cache_dir
 
     return cache_dir("landmarks")
 
@@ -621,8 +621,8 @@ def _extract_videos(data_dir: Path, progress: bool) -> list[Path]:
     with the runtime's pose stage into a cache, reused when still current)."""
     import hashlib
 
-    from edge.extract import ExtractConfig, extract_video, finished, plan
-    from edge.posefile import LANDMARK_SUFFIX, VIDEO_SUFFIXES
+    from edge.runtime.extract import ExtractConfig, extract_video, finished, plan
+    from edge.sources.posefile import LANDMARK_SUFFIX, VIDEO_SUFFIXES
 
     if not any(p.suffix.lower() in VIDEO_SUFFIXES for p in data_dir.rglob("*")):
         return []
@@ -651,7 +651,7 @@ def evaluate_runtime(model_path: str | Path, data_dir: str | Path, sources: Opti
     the pose stage first (``edgerec data extract``, cached)."""
     from training import datasets
 
-    from edge.posefile import load_landmark_file
+    from edge.sources.posefile import load_landmark_file
 
     data_dir = Path(data_dir)
     if not data_dir.is_dir():

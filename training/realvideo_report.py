@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from edge import __version__
-from edge.files import atomic_write_text
+from edge.core.files import atomic_write_text
 
 #: The targets of the real-video work, as (key, description, test).
 TARGETS = (

@@ -24,9 +24,9 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 import edge
-from edge.calibration import Calibration, fit_calibration
-from edge.features import FeatureSpec
-from edge.schema import PoseSequence
+from edge.classify.calibration import Calibration, fit_calibration
+from edge.features.motion import FeatureSpec
+from edge.core.schema import PoseSequence
 from training import datasets
 from training.augment import EVAL_CAMERA, AugmentConfig
 from training.windows import (
@@ -111,7 +111,7 @@ def load_dataset(root: str | Path, sources: Sequence[str] = DEFAULT_SOURCES, min
 
 
 def _keras():
-    from edge._optional import require
+    from edge.core.optional import require
 
     return require("keras", "train")
 
@@ -148,7 +148,7 @@ class Fitted:
 
 def _progress_callback(total: int, desc: str):
     keras = _keras()
-    from edge._optional import require
+    from edge.core.optional import require
 
     tqdm = require("tqdm", "train").tqdm
 

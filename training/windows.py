@@ -24,8 +24,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from edge.features import FeatureSpec
-from edge.schema import PoseSequence
+from edge.features.motion import FeatureSpec
+from edge.core.schema import PoseSequence
 from training.augment import AugmentConfig, sample_window
 
 #: Sources whose landmarks come from a pose estimator run on real camera video.
@@ -254,7 +254,7 @@ def training_windows(seqs: Sequence[PoseSequence], labels: Sequence[str], spec: 
     results: list[tuple[np.ndarray, np.ndarray]] = []
     bar = None
     if progress:
-        from edge._optional import require
+        from edge.core.optional import require
 
         bar = require("tqdm", "train").tqdm(total=len(picks_arr), desc="augmenting windows", unit="win", leave=False)
     if workers > 1:

@@ -8,31 +8,14 @@ image x and y, MediaPipe's relative z, and visibility, so the runtime, the recor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional, Protocol, runtime_checkable
 
 import numpy as np
 
-NUM_LANDMARKS = 33
+# PoseResult is a type every stage passes on (sources replay recorded ones), so it lives in core.
+from edge.core.schema import NUM_LANDMARKS, PoseResult
 
-
-@dataclass(frozen=True)
-class PoseResult:
-    """What a pose stage found in one frame.
-
-    ``landmarks``: float32 (33, 4) normalised x, y (0..1 across the image width/height),
-    relative z, visibility (0..1); ``None`` when no person was found.
-    ``world``: float32 (33, 3) metres, hip-centred, when the implementation provides it.
-    ``detected``: True when the person detector ran on this frame (False while tracking).
-    """
-
-    landmarks: Optional[np.ndarray]
-    world: Optional[np.ndarray] = None
-    detected: bool = False
-
-    @property
-    def found(self) -> bool:
-        return self.landmarks is not None
+__all__ = ["NUM_LANDMARKS", "PoseEstimator", "PoseResult"]
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edge._optional import require
+from edge.core.optional import require
 from edge.pose.base import NUM_LANDMARKS, PoseResult
 
 

@@ -37,7 +37,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from edge._optional import require
+from edge.core.optional import require
 from edge.pose.base import NUM_LANDMARKS, PoseResult
 from edge.pose.models import find_pose_models, pose_variant
 

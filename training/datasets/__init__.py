@@ -2,7 +2,7 @@
 
 One table, :data:`SOURCES`, says how to find and load each source; :func:`discover` walks
 any folder (the whole data root, one source's folder, or a copy with other clips) and
-:func:`load` turns each hit into a :class:`edge.schema.PoseSequence`. The location defaults
+:func:`load` turns each hit into a :class:`edge.core.schema.PoseSequence`. The location defaults
 to ``$EDGEREC_DATA`` or ``../shared/data`` next to the project.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from edge.paths import DATA_ENV
-from edge.paths import data_root as edge_data_root
-from edge.posefile import LANDMARK_SUFFIX, load_landmark_file
-from edge.schema import PoseSequence
+from edge.core.paths import DATA_ENV
+from edge.core.paths import data_root as edge_data_root
+from edge.sources.posefile import LANDMARK_SUFFIX, load_landmark_file
+from edge.core.schema import PoseSequence
 
 from . import aistpp, music2dance, openpose
 
@@ -24,7 +24,7 @@ ENV_VAR = DATA_ENV
 
 def data_root(explicit: Optional[str | Path] = None) -> Path:
     """The data folder: ``explicit``, else ``$EDGEREC_DATA``, else ``../shared/data``
-    (one rule for training and the device: :func:`edge.paths.data_root`)."""
+    (one rule for training and the device: :func:`edge.core.paths.data_root`)."""
     return edge_data_root(explicit)
 
 
@@ -154,7 +154,7 @@ def load_all(
     if not progress:
         out = [load(r) for r in refs]
         return _independent(out) if independent else out
-    from edge._optional import require
+    from edge.core.optional import require
 
     tqdm = require("tqdm", "train").tqdm
     out = []

@@ -14,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 
-from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
 
 FPS = 30.0
 IMAGE_SIZE = (1920, 1080)

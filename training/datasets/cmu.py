@@ -34,7 +34,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
 
 PathLike = Union[str, Path]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, music2dance_style, uniform_times
+from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, music2dance_style, uniform_times
 
 NOMINAL_FPS = 25.0
 #: A clip whose frames-per-span-second is below this is too sparse to be 25 fps.

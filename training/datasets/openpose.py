@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from edge.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
 
 META_NAME = "meta.json"
 #: BODY_25 index -> MediaPipe landmark name (neck, mid hip and the small toes have none).

@@ -1,0 +1,63 @@
+"""A converted classifier as the runtime drives it: one feature window in, calibrated
+style probabilities and the "unsure" decision out.
+
+The model file describes itself (its card: labels, feature spec, calibration), so the
+runtime needs nothing but the path; anything that stops a file from driving a live pose
+stream is a :class:`ModelError` whose message names the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge.classify.calibration import Calibration
+from edge.features.motion import FeatureSpec
+
+
+class ModelError(ValueError):
+    """The model file cannot drive the runtime; the message names the fix."""
+
+
+class StyleModel:
+    """A converted classifier (``.tflite`` / ``.onnx``) with its card's spec and calibration."""
+
+    def __init__(self, path: str | Path, threads: int = 1):
+        from edge.classify.backends import load_backend
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"{path}: model file not found; pass --model FILE.tflite|FILE.onnx "
+                             "or leave it out to use the shipped default")
+        try:
+            self.backend = load_backend(path, threads=threads)
+        except ValueError as exc:
+            raise ModelError(str(exc)) from None
+        card = self.backend.card
+        self.path = path
+        self.card = card
+        if card.get("preprocessing") != "windows":
+            self.backend.close()
+            raise ModelError(f"{path}: a {card.get('arch', '?')!r} model classifies whole clips with "
+                             "their audio, not a live pose stream; use an edge/paper window model")
+        try:
+            self.spec = FeatureSpec.from_dict(card["feature_spec"])
+        except (KeyError, TypeError, ValueError) as exc:
+            self.backend.close()
+            raise ModelError(f"{path}: {exc}") from None
+        calib = card.get("calibration")
+        self.calibration = Calibration.from_dict(calib) if calib else None
+        self.labels: list[str] = list(card["labels"])
+        self.hop_seconds = float(card.get("hop_seconds", 1.0))
+
+    def __call__(self, window: np.ndarray) -> tuple[np.ndarray, bool, float]:
+        """(calibrated probabilities (K,), unsure, distance) for one (N, C) window."""
+        probs, emb = self.backend(window[None])
+        if self.calibration is not None and emb is not None:
+            a = self.calibration.assess(probs, emb)
+            return a.probs[0], bool(a.unsure[0]), float(a.distance[0])
+        return probs[0].astype(np.float64), False, float("nan")
+
+    def close(self) -> None:
+        self.backend.close()

@@ -1,0 +1,142 @@
+"""``edgerec run`` and ``edgerec demo``: the device commands' options.
+
+``run`` streams a camera, a video (file or URL) or recorded landmarks through pose, the
+classifier and the recommender, printing one line per update (``--json``: one JSON object
+per line, then a summary object), optionally writing an annotated video (``--save``) and
+showing a window (``--show``). ``demo`` is ``run`` on the camera when one exists, else on a
+sample video, with the shipped model and catalogue. The run itself is
+:func:`edge.runtime.session.run_pipeline`; this module turns options into
+:class:`~edge.runtime.session.RunOptions`. None of this imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, Optional
+
+import click
+
+from edge.pose import POSE_CHOICES
+from edge.runtime.session import RunError, RunOptions, run_pipeline, sample_inputs
+
+
+def _parse_size(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[tuple[int, int]]:
+    if value is None:
+        return None
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+        if w <= 0 or h <= 0:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a size like 1280x720") from None
+    return w, h
+
+
+def _variant_names() -> list[str]:
+    from edge.pose.models import POSE_VARIANTS
+
+    return list(POSE_VARIANTS)
+
+
+def _run_options(f: Callable) -> Callable:
+    """The options ``run`` and ``demo`` share."""
+    opts = [
+        click.option("--model", type=click.Path(dir_okay=False), default=None,
+                     help="classifier .tflite/.onnx (default: the shipped edge model)"),
+        click.option("--catalog", type=click.Path(dir_okay=False), default=None,
+                     help="music catalogue JSON (default: shipped songs + dataset songs if present)"),
+        click.option("--no-dataset-songs", is_flag=True, help="do not add the Music-to-Dance songs to the default catalogue"),
+        click.option("--pose", "pose", type=click.Choice(POSE_CHOICES), default="auto", show_default=True,
+                     help="pose stage"),
+        click.option("--pose-variant", type=click.Choice(_variant_names()), default="float32", show_default=True,
+                     help="native pose models: float32 (.tflite) or a built ONNX variant (edgerec pose info)"),
+        click.option("--threads", type=int, default=1, show_default=True, help="inference threads (pose and classifier)"),
+        click.option("--pose-every", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="run pose on every n-th frame only (more FPS, lower pose rate)"),
+        click.option("--every", type=float, default=0.5, show_default=True, help="seconds between style updates (the hop)"),
+        click.option("--top", type=int, default=3, show_default=True, help="songs recommended per update"),
+        click.option("--json", "json_lines", is_flag=True, help="one JSON object per update on stdout, then a summary"),
+        click.option("--save", type=click.Path(dir_okay=False), default=None, help="write an annotated video (.mp4)"),
+        click.option("--show", is_flag=True, help="show the annotated video in a window (q to quit)"),
+        click.option("--max-frames", type=click.IntRange(min=1), default=None, help="stop after this many frames"),
+        click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="stop after this many seconds of input"),
+        click.option("--no-smooth", is_flag=True, help="no One Euro smoothing of the landmarks"),
+        click.option("--quiet", "-q", is_flag=True, help="no messages on stderr"),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _execute(opts: RunOptions) -> None:
+    try:
+        summary = run_pipeline(opts, log=(lambda m: None) if opts.quiet else (lambda m: click.echo(m, err=True)))
+    except RunError as exc:
+        raise click.ClickException(str(exc)) from None
+    if summary.get("interrupted"):
+        sys.exit(130)
+
+
+@click.command("run")
+@click.option("--camera", is_flag=False, flag_value="0", default=None, metavar="[INDEX|DEVICE]",
+              help="a camera: index (default 0), /dev/videoN, or 'picamera2' on a Raspberry Pi")
+@click.option("--video", default=None, metavar="PATH_OR_URL", help="a video file, or an http(s)/rtsp stream")
+@click.option("--poses", type=click.Path(dir_okay=False), default=None,
+              help="recorded landmarks (T, 33, 4) .npy, e.g. VIDEO_mediapipe33.npy")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="frame rate of --poses when neither a video nor an `edgerec data extract` sidecar is beside it")
+@click.option("--size", callback=_parse_size, default=None, metavar="WxH",
+              help="image size of --poses when neither a video nor an `edgerec data extract` sidecar is beside it")
+@click.option("--realtime", is_flag=True, help="read a video file at its own speed, dropping frames like a camera")
+@_run_options
+def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_songs, pose, pose_variant, threads,
+        pose_every, every,
+        top, json_lines, save, show, max_frames, duration, no_smooth, quiet) -> None:
+    """Recognise the dance style live and recommend music that fits the movement.
+
+    Give one input: --camera [INDEX], --video PATH_OR_URL or --poses FILE.
+    """
+    _execute(RunOptions(camera=camera, video=video, poses=poses, model=model, catalog=catalog,
+                        dataset_songs=not no_dataset_songs, pose=pose, pose_variant=pose_variant, threads=threads,
+                        pose_every=pose_every,
+                        every=every, top=top, json_lines=json_lines, save=save, show=show, max_frames=max_frames,
+                        duration=duration, realtime=realtime, smooth=not no_smooth, fps=fps, size=size,
+                        quiet=quiet))
+
+
+@click.command("demo")
+@click.option("--no-camera", is_flag=True, help="use the sample video even when a camera exists")
+@click.option("--sample", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="the video to use when there is no camera (default: a shared-data sample)")
+@_run_options
+def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, pose_variant, threads, pose_every, every, top,
+         json_lines, save,
+         show, max_frames, duration, no_smooth, quiet) -> None:
+    """The whole pipeline on the camera, or on a sample video when there is none."""
+    from edge.sources import camera_available  # looked up here, so tests can stand in for a camera
+
+    camera = None
+    video = sample
+    if video is None:
+        if not no_camera and camera_available(0):
+            camera = "0"
+        else:
+            samples = sample_inputs()
+            if not samples:
+                from edge.core.paths import data_root
+
+                raise click.ClickException(
+                    f"no camera and no sample video (looked in {data_root() / 'videos'}); set EDGEREC_DATA "
+                    "to the shared data folder or pass --sample VIDEO")
+            video = str(samples[0])
+    if not quiet:
+        click.echo(f"edgerec demo: {'camera 0' if camera else video}", err=True)
+    _execute(RunOptions(camera=camera, video=video, model=model, catalog=catalog,
+                        dataset_songs=not no_dataset_songs, pose=pose, pose_variant=pose_variant, threads=threads,
+                        pose_every=pose_every,
+                        every=every, top=top, json_lines=json_lines, save=save, show=show,
+                        max_frames=max_frames, duration=duration,
+                        smooth=not no_smooth, quiet=quiet))
+
+

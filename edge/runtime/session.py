@@ -1,0 +1,262 @@
+"""One run of the pipeline from a set of options: the source, pose stage, model and
+catalogue opened, every frame through :class:`edge.runtime.loop.Runtime`, the updates
+printed, the annotated video written, everything closed, and the summary returned.
+
+``edgerec run`` and ``edgerec demo`` (:mod:`edge.cli.run`) are this with click options in
+front; the benchmarks drive the same function, so what they time is what a user runs.
+Anything a user can fix is a :class:`RunError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import click
+
+
+class RunError(Exception):
+    """A one-line, user-facing failure of a run."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a run needs, independent of the command line (benchmarks reuse it)."""
+
+    camera: Optional[str] = None
+    video: Optional[str] = None
+    poses: Optional[str] = None
+    model: Optional[str] = None
+    catalog: Optional[str] = None
+    dataset_songs: bool = True
+    pose: str = "auto"
+    pose_variant: str = "float32"
+    threads: int = 1
+    pose_every: int = 1
+    every: float = 0.5
+    top: int = 3
+    json_lines: bool = False
+    save: Optional[str] = None
+    show: bool = False
+    max_frames: Optional[int] = None
+    duration: Optional[float] = None
+    realtime: bool = False
+    smooth: bool = True
+    fps: Optional[float] = None
+    size: Optional[tuple[int, int]] = None
+    quiet: bool = False
+
+
+def format_update(u: dict[str, Any]) -> str:
+    """One update as the text line ``edgerec run`` prints."""
+    lat = u["latency_ms"]
+    head = f"{u['t']:6.1f}s  "
+    if u["state"] == "style":
+        head += f"{u['style']} {u['confidence']:.0%}"
+    elif u["state"] == "unsure":
+        top = max(u["probs"], key=u["probs"].get) if u.get("probs") else "?"
+        head += f"unsure (closest: {top})"
+    else:
+        head += {"warming_up": "watching...", "no_dancer": "no dancer in view"}[u["state"]]
+    if u.get("view") == "upper":
+        head += " [upper body]"
+    if u.get("movement_bpm"):
+        head += f"  {u['movement_bpm']:.0f} steps/min"
+    if u["recommendations"]:
+        r = u["recommendations"][0]
+        head += f"  -> {r['title']}"
+        if r.get("bpm"):
+            head += f" ({r['bpm']:.0f} BPM)"
+    head += f"  | pose {lat['pose']:.0f} ms, {u['fps']:.0f} FPS"
+    return head
+
+
+def format_summary(s: dict[str, Any]) -> list[str]:
+    """The run summary as the lines ``edgerec run`` prints on stderr."""
+    lines = [f"summary: {s['frames']} frames from {s['source']}, pose found in {s['pose_fraction']:.0%}, "
+             f"{s['updates']} updates, {s['dropped']} frames dropped"]
+    if s.get("fps"):
+        lines.append(f"  speed: {s['fps']:.1f} FPS over {s['wall_seconds']:.1f} s")
+    lat = s["latency_ms"]
+    parts = [f"{k} {v['p50']:.2f}/{v['p90']:.2f}" for k, v in lat.items() if v is not None]
+    lines.append("  latency ms p50/p90: " + ", ".join(parts))
+    states = ", ".join(f"{k} {v}" for k, v in s["states"].items() if v)
+    lines.append(f"  states: {states}")
+    if s["style_shares"]:
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(s["style_shares"].items(), key=lambda kv: -kv[1]))
+        lines.append(f"  styles shown: {shares}")
+    final = s.get("final")
+    if final and final["recommendations"]:
+        lines.append("  last recommendations:")
+        for i, r in enumerate(final["recommendations"], 1):
+            lines.append(f"    {i}. {r['title']}: {r['why']}")
+    return lines
+
+
+def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
+                 log: Callable[[str], None] = lambda m: click.echo(m, err=True)) -> dict[str, Any]:
+    """Run the whole pipeline as the options say; returns the summary dict.
+
+    ``emit`` receives the per-update output (text or JSON lines), ``log`` the messages for a
+    person. Raises :class:`RunError` with a one-line message for anything a user can fix.
+    """
+    from edge.classify.model import ModelError, StyleModel
+    from edge.core.assets import default_model_path
+    from edge.recommend.library import runtime_catalog
+    from edge.runtime.loop import Runtime, RuntimeConfig
+    from edge.runtime.overlay import AnnotatedWriter, blank_frame, check_save_path, draw
+    from edge.sources.frames import SourceError, open_source
+
+    if opts.threads < 1:
+        raise RunError(f"--threads must be at least 1, got {opts.threads}")
+    if opts.save:
+        try:
+            check_save_path(opts.save)
+        except ValueError as exc:
+            raise RunError(str(exc)) from None
+    try:
+        config = RuntimeConfig(hop_seconds=opts.every, top_k=opts.top, smooth_landmarks=opts.smooth,
+                               pose_every=opts.pose_every)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    try:
+        model = StyleModel(opts.model or default_model_path(), threads=opts.threads)
+    except (ModelError, FileNotFoundError) as exc:
+        raise RunError(str(exc)) from None
+    try:
+        catalog = runtime_catalog(Path(opts.catalog) if opts.catalog else None, opts.dataset_songs,
+                                  show_progress=not opts.quiet)
+    except ValueError as exc:
+        model.close()
+        raise RunError(str(exc)) from None
+    try:
+        source = open_source(opts.camera, opts.video, opts.poses, opts.realtime, opts.fps, opts.size,
+                             with_video=bool(opts.save or opts.show))
+    except (SourceError, ValueError) as exc:
+        model.close()
+        raise RunError(str(exc)) from None
+
+    pose = None
+    writer: Optional[AnnotatedWriter] = None
+    window = None
+    summary: dict[str, Any] = {}
+    try:
+        if opts.poses is None:
+            from edge.pose import make_pose
+
+            try:
+                pose = make_pose(opts.pose, threads=opts.threads, variant=opts.pose_variant)
+            except (FileNotFoundError, ValueError, ImportError) as exc:
+                raise RunError(str(exc)) from None
+        elif opts.pose not in ("auto",):
+            log(f"note: --pose {opts.pose} is ignored with --poses (the landmarks are recorded)")
+        runtime = Runtime(model, catalog, pose, config)
+        if not opts.quiet:
+            stage = getattr(pose, "name", "recorded landmarks")
+            log(f"edgerec: {source.description} | pose: {stage} | model: {model.path.name} "
+                f"({len(model.labels)} styles) | catalogue: {len(catalog)} songs | update every {opts.every:g} s")
+        if opts.show:
+            window = _open_window()
+        last_json: Optional[dict[str, Any]] = None
+        start_t: Optional[float] = None
+        interrupted = False
+        try:
+            for frame in source:
+                if opts.max_frames is not None and runtime.stats.frames >= opts.max_frames:
+                    break
+                start_t = frame.t if start_t is None else start_t
+                if opts.duration is not None and frame.t - start_t > opts.duration:
+                    break
+                update = runtime.process(frame, dropped=source.dropped)
+                if update is not None:
+                    last_json = update.to_json()
+                    emit(json.dumps(last_json) if opts.json_lines else format_update(last_json))
+                if opts.save or window:
+                    image = frame.image if frame.image is not None else blank_frame(frame.size)
+                    shown = draw(image, runtime.last_pose, last_json, runtime.fps)
+                    if opts.save:
+                        if writer is None:
+                            try:
+                                writer = AnnotatedWriter(opts.save, source.fps or 30.0, (shown.shape[1], shown.shape[0]))
+                            except ValueError as exc:
+                                raise RunError(str(exc)) from None
+                        writer.write(shown)
+                    if window and not window(shown):
+                        break
+        except KeyboardInterrupt:
+            interrupted = True
+        except SourceError as exc:
+            log(f"edgerec: {exc}")
+        summary = runtime.summary(source.description, source.dropped)
+        summary["interrupted"] = interrupted
+        summary["pose_stage"] = getattr(pose, "name", "recorded")
+        summary["pose_variant"] = opts.pose_variant if getattr(pose, "name", None) == "native" else None
+        if runtime.stats.frames == 0:
+            raise RunError(f"{source.description}: no frames were read; check the input")
+    finally:
+        if writer is not None:
+            saved = writer.close()
+            if saved is not None:
+                summary["saved"] = str(saved)
+                summary["saved_frames"] = writer.frames
+        source.close()
+        if pose is not None:
+            pose.close()
+        model.close()
+        if window:
+            window(None)
+    if opts.json_lines:
+        emit(json.dumps(summary))
+    if not opts.quiet:
+        for line in format_summary(summary):
+            log(line)
+        if summary.get("saved"):
+            log(f"  annotated video: {summary['saved']} ({summary['saved_frames']} frames)")
+    return summary
+
+
+def _open_window() -> Callable[[Any], bool]:
+    """A display window; returns show(image) -> keep going (False when q/Esc is pressed)."""
+    from edge.core.optional import require
+
+    cv2 = require("cv2", "edge", "opencv-python")
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise RunError("--show needs a display (no DISPLAY is set); use --save OUT.mp4 instead")
+    name = "edgerec"
+    try:
+        cv2.namedWindow(name, cv2.WINDOW_NORMAL)
+    except cv2.error as exc:
+        raise RunError(f"--show is not available: this OpenCV has no GUI ({str(exc).splitlines()[-1].strip()}); "
+                       "install opencv-python instead of opencv-python-headless, or use --save") from None
+
+    def show(image: Any) -> bool:
+        if image is None:
+            cv2.destroyWindow(name)
+            return False
+        cv2.imshow(name, image)
+        return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
+
+    return show
+
+
+#: Demo samples in the shared data, best first: a real salsa dancer (a style the model
+#: knows, so the demo shows one), then clips of styles it does not know (it says unsure).
+SAMPLE_VIDEOS = ("realvideo/salsa/ana_salsa_overlay.mp4", "videos/gangnam_style.mp4", "videos/macarena.mp4",
+                 "videos/ballet.mp4", "videos/belly_dancing.mp4")
+
+
+def sample_inputs() -> list[Path]:
+    """Sample videos for the demo: ``$EDGEREC_SAMPLE``, else the shared data's videos."""
+    from edge.core.paths import data_root
+
+    env = os.environ.get("EDGEREC_SAMPLE")
+    if env:
+        return [Path(env)]
+    root = data_root()
+    found = [root / n for n in SAMPLE_VIDEOS if (root / n).is_file()]
+    videos = root / "videos"
+    return found or (sorted(videos.glob("*.mp4")) if videos.is_dir() else [])

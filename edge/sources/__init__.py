@@ -1,0 +1,22 @@
+"""Where frames come from: a camera (OpenCV or Picamera2), a video file or stream, or a
+recorded landmark file replayed as if a camera had seen it, all behind :class:`FrameSource`.
+
+May import: :mod:`edge.core`. Owns the landmark file format (:mod:`edge.sources.posefile`)
+because recorded landmarks are a source like any other. Later: audio sources.
+"""
+
+from edge.sources.frames import (
+    LIVE_SCHEMES,
+    CameraSource,
+    Frame,
+    FrameSource,
+    Picamera2Source,
+    PoseFileSource,
+    SourceError,
+    VideoSource,
+    camera_available,
+    open_source,
+)
+
+__all__ = ["LIVE_SCHEMES", "CameraSource", "Frame", "FrameSource", "Picamera2Source", "PoseFileSource",
+           "SourceError", "VideoSource", "camera_available", "open_source"]

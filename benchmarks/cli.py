@@ -59,7 +59,7 @@ def bench() -> None:
 
 _common = [
     click.option("--threads", callback=_ints, default=None, help="thread counts, e.g. 1,2 (default: 1, 2 and all cores)"),
-    click.option("--cores", type=int, default=None,
+    click.option("--cores", type=click.IntRange(1, 1024), default=None,
                  help="pin to this many cores (approximates a smaller device) and cap threads at it"),
     click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("benchmarks/reports"),
                  show_default=True),
@@ -205,3 +205,23 @@ def render_cmd(report: Path) -> None:
         raise click.ClickException(f"{report}: a bare result; render the report JSON written by `edgerec bench`")
     _written(write_report(report.parent, report.stem, models=doc.get("models"), pipeline=doc.get("pipeline"),
                           command=doc.get("command", "")))
+
+
+@bench.command("reliability")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/reliability"),
+              show_default=True, help="folder for report.md / report.json (and the soak's files)")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="shared data folder (default: $EDGEREC_DATA or ../shared/data)")
+@click.option("--fuzz-examples", type=click.IntRange(0, 1_000_000), default=200, show_default=True,
+              help="Hypothesis examples per fuzz target (0: skip the suites)")
+@click.option("--soak-frames", type=click.IntRange(0, 100_000_000), default=300_000, show_default=True,
+              help="frames replayed by the soak (0: skip it)")
+@click.option("--quiet", "-q", is_flag=True)
+def reliability_cmd(out_dir: Path, data_dir: Optional[Path], fuzz_examples: int, soak_frames: int, quiet: bool) -> None:
+    """Break edgerec on purpose: scripted bad inputs, faults and signals, the fuzz suites and
+    a soak, counted by outcome into OUT/report.md."""
+    from benchmarks.reliability import write_report
+    from edge.core.paths import data_root
+
+    path = write_report(out_dir, data_dir or data_root(), _command(), fuzz_examples, soak_frames, _progress(quiet))
+    click.echo(f"wrote {path}")

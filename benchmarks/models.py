@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from edge.core import jsonio
+
 from benchmarks.worker import OPENERS
 
 #: Schema version of the benchmark JSON files.
@@ -88,7 +90,7 @@ def held_out_scores(paths: Sequence[Path], data_dir: Path,
             else:
                 held = list(seqs)
                 on = "every clip (the card has no held-out split: not a generalisation score)"
-            key = json.dumps([card.get("preprocessing"), card.get("feature_spec"), card.get("hop_seconds"),
+            key = jsonio.dumps([card.get("preprocessing"), card.get("feature_spec"), card.get("hop_seconds"),
                               card.get("eval_camera"), sorted(c.clip_id for c in held)], sort_keys=True)
             if key not in inputs_cache:
                 inputs_cache[key] = clip_inputs(card, held)

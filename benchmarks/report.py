@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from edge.core import jsonio
 from edge.core.files import atomic_write_bytes, atomic_write_text
 
 
@@ -273,13 +274,7 @@ def plot(models: dict[str, Any], path: Path) -> Optional[Path]:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="center right", fontsize=8)
     fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+    return save_png(fig, path)
 
 
 # ------------------------------------------------------------------ files
@@ -292,7 +287,7 @@ def write_report(out_dir: Path, name: str, models: Optional[dict[str, Any]] = No
     written = []
     doc = {"schema": 1, "models": models, "pipeline": pipeline, "command": command,
            "targets": (model_targets(models) if models else []) + (pipeline_targets(pipeline) if pipeline else [])}
-    atomic_write_text(out_dir / f"{name}.json", json.dumps(doc, indent=1))
+    atomic_write_text(out_dir / f"{name}.json", jsonio.dumps(doc, indent=1))
     written.append(out_dir / f"{name}.json")
     png = plot(models, out_dir / f"{name}.png") if models else None
     md = markdown(models, pipeline, command).replace("PLOT", png.name if png else "")
@@ -354,3 +349,16 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     if not lines:
         raise ValueError("the two files share no variant to compare")
     return lines
+
+
+def save_png(fig, path: Path) -> Path:
+    """Render a matplotlib figure to PNG bytes, close it, and write them atomically."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return path

@@ -11,7 +11,6 @@ last line of stdout, including the process's peak resident memory.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from edge.core import jsonio
 
 
 def _rss_mb() -> float:
@@ -169,10 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             out = bench_pipeline(args.video, args.threads, args.pose, args.pose_every, args.max_frames,
                                  args.realtime)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one JSON line
-        print(json.dumps({"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}))
+        print(jsonio.dumps({"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}))
         return 1
     out["cores_used"] = len(pinned)
-    print(json.dumps(out))
+    print(jsonio.dumps(out))
     return 0
 
 

@@ -55,13 +55,11 @@ def captured_output() -> Iterator[Captured]:
 
 
 def temp_path_beside(out: Path) -> Path:
-    """A fresh hidden temporary path in ``out``'s folder with ``out``'s suffix."""
+    """A fresh hidden temporary path in ``out``'s folder with ``out``'s suffix (stale ones of
+    killed runs removed first)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    from edge.core.files import readable_by_all
+    from edge.core.files import temp_file
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{out.suffix}", dir=out.parent)
-    os.close(fd)
-    readable_by_all(tmp)
-    return Path(tmp)
+    return temp_file(out, keep_suffix=True)
 
 

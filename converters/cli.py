@@ -6,7 +6,6 @@ command runs, so ``edgerec convert --help`` loads no TensorFlow.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -14,6 +13,8 @@ from typing import Optional
 import click
 
 from edge.classify.formats import DEFAULT_QUANT, FORMATS, TARGETS, quants
+from edge.cli.types import Finite
+from edge.core import jsonio
 
 
 def _quant_help() -> str:
@@ -39,8 +40,8 @@ def _formats_epilog() -> str:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write (default: MODEL's name with the quantisation and the format's suffix).")
 @click.option("--threads", default=1, show_default=True, help="Runtime threads for the check.")
-@click.option("--max-diff", type=float, default=None, help="Override the format's max |dp| limit.")
-@click.option("--min-agreement", type=float, default=None, help="Override the format's top-1 agreement limit (0-1).")
+@click.option("--max-diff", type=Finite(0.0, 1.0), default=None, help="Override the format's max |dp| limit.")
+@click.option("--min-agreement", type=Finite(0.0, 1.0), default=None, help="Override the format's top-1 agreement limit (0-1).")
 @click.option("--accept-mismatch", is_flag=True,
               help="Write the file even if it fails the parity check (its card then says passed: false).")
 @click.option("--json", "as_json", is_flag=True, help="Print the converted file's export record as JSON.")
@@ -65,7 +66,7 @@ def convert(model: Path, target: str, quant: Optional[str], calibration: Optiona
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
     if as_json:
-        click.echo(json.dumps({"path": str(result.path), "size": result.size, **result.card["export"]}, indent=1))
+        click.echo(jsonio.dumps({"path": str(result.path), "size": result.size, **result.card["export"]}, indent=1))
         return
     click.echo(f"wrote {result.path} ({result.size / 1024:.0f} KiB, {fmt.name}) in {result.seconds} s")
     click.echo(f"checked against Keras: {result.parity.summary()}")

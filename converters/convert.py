@@ -30,6 +30,7 @@ from converters.model import OUTPUTS, Source, apply_transform, export_model, loa
 from converters.verify import Parity, check, failure_message, measure
 from edge.classify.backends import load_backend
 from edge.classify.formats import ExportFormat, default_output, get_format
+from edge.classify.integrity import CARD_FIELD as WEIGHTS_FIELD, weights_digest
 
 _TOOLS = {"tflite": ("tensorflow-cpu", "tensorflow", "keras", "ai-edge-litert"),
           "onnx": ("tensorflow-cpu", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime")}
@@ -154,6 +155,7 @@ def convert_model(model_path: str | Path, target: str = "tflite", quant: Optiona
     if transform is not None:
         extra["input_transform"] = transform
     card = build_card(source, fmt, extra, inputs)
+    card[WEIGHTS_FIELD] = weights_digest(raw, fmt.suffix, str(out))  # verified by every load, this one first
     tmp = temp_path_beside(out)
     try:
         tmp.write_bytes(embed(raw, card))

@@ -10,13 +10,13 @@ on the converted file itself. Formats that fail their parity limits are converte
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from edge.classify.formats import FORMATS
+from edge.core import jsonio
 from training.card import atomic_write_text
 from training.report import fmt_number
 
@@ -103,7 +103,7 @@ def run_export_report(data_dir: str | Path, out_dir: str | Path, work_dir: str |
         "models": models, "rows": rows, "seconds": round(time.time() - started, 1), "reused": reuse,
     }
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "report.json", json.dumps(report, indent=1))
+    atomic_write_text(out / "report.json", jsonio.dumps(report, indent=1))
     return write_markdown(report, out)
 
 

@@ -39,6 +39,7 @@ from converters._util import captured_output
 from training.cli import quiet_tensorflow
 from edge.core.optional import require
 from edge.classify.metadata import CARD_KEY, TFLITE_IDENTIFIER, TFLiteFile, card_json
+from edge.core import jsonio
 
 QUANTS = ("float32", "float16", "dynamic", "int8")
 _FLEX_HINT = "the lean runtimes (LiteRT, tflite-runtime) cannot run them; change the model to builtin ops"
@@ -171,6 +172,8 @@ def embed_card(blob: bytes, card: dict) -> bytes:
         name = m.name.decode() if isinstance(m.name, bytes) else m.name
         if name != CARD_KEY:
             keep.append(m)
+        elif 0 <= m.buffer < len(buffers):
+            buffers[m.buffer].data = None  # the old card's bytes (indices stay, so tensors keep theirs)
     payload = AlignedBuffer()
     payload.data = np.frombuffer(card_json(card), np.uint8)
     payload.offset = payload.size = 0
@@ -203,7 +206,7 @@ def convert_int8(model_path: Path, unroll: bool, representative: np.ndarray, sta
                    "standardise_outside": standardise_outside,
                    "representative": str(tmp_dir / "representative.npy"),
                    "out": str(tmp_dir / "model.tflite"), "result": str(tmp_dir / "result.json")}
-        (tmp_dir / "request.json").write_text(json.dumps(request))
+        (tmp_dir / "request.json").write_text(jsonio.dumps(request))
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
         try:
             proc = subprocess.run([sys.executable, "-m", "converters.tflite", str(tmp_dir / "request.json")],
@@ -243,10 +246,10 @@ def _worker(request_path: str) -> int:
         reps = np.load(request["representative"])
         blob = keras_to_tflite(export.model, "int8", reps)
         Path(request["out"]).write_bytes(blob)
-        result.write_text(json.dumps({"ok": True}))
+        result.write_text(jsonio.dumps({"ok": True}))
         return 0
     except ConversionError as exc:
-        result.write_text(json.dumps({"error": str(exc), "kind": type(exc).__name__}))
+        result.write_text(jsonio.dumps({"error": str(exc), "kind": type(exc).__name__}))
         return 1
 
 

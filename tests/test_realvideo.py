@@ -24,7 +24,8 @@ LABELS = ["salsa", "waltz"]
 
 def _dancer(seconds: float = 20.0, fps: float = 30.0, label: str = "salsa", start: float = 0.0,
             group: str = "dancer:x") -> PoseSequence:
-    """A stick figure stepping side to side in a 640x480 image; nobody before ``start`` s."""
+    """A stick figure stepping side to side, swinging its limbs, in a 640x480 image; nobody before
+    ``start`` s."""
     t = uniform_times(int(seconds * fps), fps)
     pts = np.zeros((len(t), NUM_LANDMARKS, 3), np.float32)
     base = {"nose": (320, 100), "left_ear": (330, 100), "right_ear": (310, 100), "left_shoulder": (350, 150),
@@ -33,9 +34,12 @@ def _dancer(seconds: float = 20.0, fps: float = 30.0, label: str = "salsa", star
             "left_knee": (345, 340), "right_knee": (295, 340), "left_ankle": (350, 420), "right_ankle": (290, 420)}
     sway = 20 * np.sin(2 * np.pi * 1.2 * t)
     mask = np.zeros((len(t), NUM_LANDMARKS), bool)
+    # the limbs swing too: a body that only slides rigidly has no motion of its own (the runtime says "still")
+    swing = {"left_wrist": 30, "right_wrist": -30, "left_elbow": 15, "right_elbow": -15, "left_ankle": 20,
+             "right_ankle": -20, "left_knee": 10, "right_knee": -10}
     for name, (x, y) in base.items():
         pts[:, LANDMARK[name], 0] = x + sway
-        pts[:, LANDMARK[name], 1] = y
+        pts[:, LANDMARK[name], 1] = y + swing.get(name, 0) * np.sin(2 * np.pi * 1.2 * t)
         mask[:, LANDMARK[name]] = t >= start
     return PoseSequence(points=pts, mask=mask, times=t, fps=fps, frame="image", label=label, group=group,
                         source="openpose", clip_id=f"syn:{label}", image_size=(640, 480))

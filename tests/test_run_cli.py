@@ -155,7 +155,10 @@ def test_camera_unplugged_mid_run_stops_cleanly_with_a_playable_file(data_root, 
 
     video = str(data_root / "videos" / "gangnam_style.mp4")
     monkeypatch.setattr(_DyingCapture, "real_capture", cv2.VideoCapture)
-    monkeypatch.setattr(cv2, "VideoCapture", lambda *_a, **_k: _DyingCapture(video))
+    real = cv2.VideoCapture
+    # only the camera dies: files (the --save check reads the video back) open for real
+    monkeypatch.setattr(cv2, "VideoCapture",
+                        lambda *a, **k: real(*a, **k) if a and str(a[0]).endswith(".mp4") else _DyingCapture(video))
     out = tmp_path / "cam.mp4"
     res = invoke("run", "--camera", "--json", "-q", "--save", str(out), "--no-dataset-songs")
     assert res.exit_code == 0, res.output
@@ -249,8 +252,14 @@ def test_bad_save_target_and_show_without_display(tmp_path, data_root, monkeypat
 
 
 def test_bad_numbers():
-    _fails(CliRunner().invoke(main, ["run", "--poses", "x.npy", "--threads", "0", "-q"]), "--threads")
-    _fails(CliRunner().invoke(main, ["run", "--poses", "x.npy", "--every", "0", "-q"]), "hop must be positive")
+    _fails_usage(CliRunner().invoke(main, ["run", "--poses", "x.npy", "--threads", "0", "-q"]), "--threads")
+    _fails_usage(CliRunner().invoke(main, ["run", "--poses", "x.npy", "--every", "0", "-q"]), "--every")
+
+
+def _fails_usage(res, fragment: str) -> None:
+    """Out-of-range numbers are usage errors: click's exit status 2 and its message."""
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines()[-1].startswith("Error: Invalid value for") and fragment in res.output
 
 
 def test_video_over_http_and_realtime_pacing(data_root, native_ready):

@@ -57,6 +57,10 @@ def check_updates(lines: list[dict], labels: list[str]) -> list[dict]:
             for r in u["recommendations"]:
                 assert set(r) == REC_KEYS and r["why"]
             assert u["view"] in ("full", "upper")
+        elif u["state"] == "still":  # nothing classified, songs ranked by tempo only
+            assert u["probs"] is None and u["window_probs"] is None and u["movement_bpm"] is None
+            assert u["recommendations"] and all("tempo only" in r["why"] for r in u["recommendations"])
+            assert u["view"] in ("full", "upper") and u["window_end"] is not None
         else:
             assert u["probs"] is None and u["recommendations"] == []
         if u["state"] == "style":
@@ -126,7 +130,7 @@ def test_no_dancer_is_never_classified(model):
                if (u := rt.process(f))]
     assert updates and {u.state for u in updates} == {"no_dancer"}
     assert all(u.probs is None and not u.recommendations for u in updates)
-    assert rt.stats.per_update["classify"] == []
+    assert rt.stats.per_update["classify"].count == 0
 
 
 def test_short_gaps_are_bridged_and_long_gaps_reset(model, macarena):
@@ -174,6 +178,116 @@ def test_frame_rate_does_not_change_the_decision(model, data_root):
     assert len(common) >= 3
     diffs = [max(abs(out[0][t][k] - out[1][t][k]) for k in out[0][t]) for t in common]
     assert np.median(diffs) < 0.15, diffs
+
+
+def _frozen(row: np.ndarray, seconds: float, fps: float, sigma: float = 0.0, seed: int = 0) -> np.ndarray:
+    """One landmark row repeated (a frozen feed), with Gaussian noise of ``sigma`` image units."""
+    rep = np.repeat(row[None], int(seconds * fps), 0).astype(np.float32)
+    rep[..., :2] += sigma * np.random.default_rng(seed).standard_normal(rep[..., :2].shape)
+    return rep
+
+
+def _middle_pose(lm: np.ndarray) -> np.ndarray:
+    good = np.flatnonzero(np.isfinite(lm[:, :, :2]).all(axis=(1, 2)))
+    return lm[good[len(good) // 2]]
+
+
+@pytest.mark.parametrize("clip", ["videos/macarena_mediapipe33.npy",
+                                  "realvideo/bachata/bolero__basic_completo_mediapipe33.npy"])
+def test_a_frozen_pose_is_still_never_a_style(model, data_root, clip):
+    """A repeated frame, with or without pixel noise, is "still": no style, songs by tempo.
+
+    These two frames are ones the model called waltz in every window (at 0.99) before the
+    state existed; the control run without it checks that this is still so.
+    """
+    from edge.recommend.catalog import Catalog
+    from edge.sources.frames import PoseFileSource
+
+    path = data_root / clip
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    src = PoseFileSource(path)
+    row = _middle_pose(src.arr)
+    off = RuntimeConfig(still_speed=0.0, min_extent=0.0)
+    rt = Runtime(model, Catalog(songs=()), config=off)
+    ups = [u for f in _frames(_frozen(row, 12, src.fps), src.fps, src.size) if (u := rt.process(f))]
+    assert {u.style for u in ups if u.state == "style"} == {"waltz"}, "the control no longer shows the bug"
+    for sigma in (0.0, 0.002):  # 0.002: about 1.3 px of jitter at 640x480
+        rt = Runtime(model, load_default_catalog())
+        ups = [u for f in _frames(_frozen(row, 20, src.fps, sigma), src.fps, src.size) if (u := rt.process(f))]
+        states = [u.state for u in ups]
+        assert "style" not in states and "unsure" not in states, (sigma, states)
+        assert states.count("still") >= len(states) - 8, states  # after the warm-up: still throughout
+        assert all(u.motion < RuntimeConfig().still_speed for u in ups if u.state == "still")
+        assert rt.stats.per_update["classify"].count == 0  # the model is not even asked
+        check_updates([u.to_json() for u in ups], model.labels)
+
+
+def test_a_skeleton_collapsed_to_a_point_is_still(model):
+    """All 33 landmarks at one point plus pixel noise: the torso normalisation would turn
+    the noise into fast motion, so the body's extent decides."""
+    lm = np.zeros((33, 4), np.float32)
+    lm[:, :2], lm[:, 3] = 0.5, 1.0
+    for sigma in (0.0, 1e-3):
+        rt = Runtime(model, load_default_catalog())
+        ups = [u for f in _frames(_frozen(lm, 10, 30, sigma), 30) if (u := rt.process(f))]
+        decided = [u for u in ups if u.state not in ("warming_up", "no_dancer")]
+        assert decided and {u.state for u in decided} == {"still"}
+        if sigma:
+            assert all(u.motion > 1.0 and u.extent < RuntimeConfig().min_extent for u in decided)
+
+
+def test_a_real_dancer_gets_styles_and_a_pause_is_still(model, data_root):
+    """Ana's salsa (a real video's landmarks) shows salsa, never "still"; frozen on her last
+    pose for 10 s it turns "still", keeps no style, and ranks songs by the tempo she had."""
+    from edge.runtime.session import format_update
+    from edge.sources.frames import PoseFileSource
+
+    path = data_root / "realvideo" / "salsa" / "ana_salsa_overlay_mediapipe33.npy"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    src = PoseFileSource(path)
+    dance = src.arr
+    lm = np.concatenate([dance, _frozen(_middle_pose(dance[-30:]), 10, src.fps, 0.001)])
+    rt = Runtime(model, load_default_catalog())
+    ups = [u for f in _frames(lm, src.fps, src.size) if (u := rt.process(f))]
+    end = len(dance) / src.fps
+    dancing = [u for u in ups if u.t <= end and u.state not in ("warming_up", "no_dancer")]
+    assert dancing and "still" not in {u.state for u in dancing}
+    assert [u.style for u in dancing].count("salsa") >= 0.8 * len(dancing)
+    assert all(u.motion > 1.5 * RuntimeConfig().still_speed for u in dancing)
+    paused = [u for u in ups if u.t > end + model.spec.window_seconds + model.spec.latency_seconds]
+    assert paused and {u.state for u in paused} == {"still"}
+    assert all(u.style is None and u.recommendations for u in paused)
+    assert any("steps/min" in r.why for r in paused[-1].recommendations)  # her last tempo
+    check_updates([u.to_json() for u in ups], model.labels)
+    line = format_update(paused[-1].to_json())
+    assert "still (no movement)" in line and "steps/min" not in line.split("->")[0]
+    from edge.runtime.overlay import _STATE_TEXT, blank_frame, draw
+
+    assert set(_STATE_TEXT) == set(STATES) - {"style"}
+    assert draw(blank_frame(src.size), None, paused[-1].to_json(), 30.0).shape[2] == 3
+
+
+def test_run_statistics_stay_bounded(model, macarena):
+    """Latency is kept as streaming histograms: the summary has the same keys and shape,
+    and nothing in the run statistics is a list that grows with the frames."""
+    from edge.runtime.stats import StreamingStats
+
+    rt = Runtime(model, load_default_catalog())
+    for f in _frames(np.tile(macarena, (2, 1, 1)), 30):
+        rt.process(f)
+    assert not any(isinstance(v, (list, tuple)) for v in vars(rt.stats).values())
+    assert all(isinstance(v, StreamingStats) for d in (rt.stats.per_frame, rt.stats.per_update) for v in d.values())
+    assert all(len(v) <= 2 for v in rt._since_update.values())
+    s = rt.summary("test")
+    lat = s["latency_ms"]
+    assert set(lat) == {"capture", "pose", "features", "classify", "recommend", "frame_total"}
+    for v in lat.values():
+        assert set(v) == {"mean", "p50", "p90", "p99", "n"} and v["p50"] <= v["p90"] <= v["p99"]
+    assert lat["frame_total"]["n"] == s["frames"] == 2 * len(macarena) and s["pose_runs"] == s["frames"]
+    assert lat["features"]["n"] == s["updates"] == sum(s["states"].values())
+    assert lat["capture"]["p99"] == 0.0  # recorded landmarks: no capture time, exactly
 
 
 def test_a_paper_clip_model_is_refused(tmp_path):

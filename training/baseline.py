@@ -37,6 +37,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from edge.core import jsonio
 from edge.core.optional import require
 from edge.features.motion import ANGLES, FeatureSpec
 
@@ -345,7 +346,7 @@ class BaselineModel:
         from training.card import atomic_write_text
 
         path = Path(path)
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
+        atomic_write_text(path, jsonio.dumps(self.to_dict(), indent=1) + "\n")
         return path
 
     @classmethod

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edge.core import jsonio
 from edge.core.files import atomic_write_text  # noqa: F401  (re-exported for training and converters)
 
 CARD_FORMAT = "edgerec-model-card"
@@ -28,7 +29,7 @@ def card_path(model_path: str | Path) -> Path:
 def write_card(model_path: str | Path, card: dict[str, Any]) -> Path:
     out = card_path(model_path)
     body = {"format": CARD_FORMAT, "card_version": CARD_VERSION, **card}
-    atomic_write_text(out, json.dumps(body, indent=1, sort_keys=False))
+    atomic_write_text(out, jsonio.dumps(body, indent=1, sort_keys=False))
     return out
 
 

@@ -14,13 +14,22 @@ from typing import Optional
 
 import click
 
+from edge.core import jsonio
+
 from training.datasets import SOURCES, data_root
 
 SOURCE_NAMES = [s.name for s in SOURCES]
 
 
 def _fail(exc: Exception) -> None:
-    raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc))
+    """One line for an expected failure (an OSError from the system is said as the error
+    boundary says it: ``PATH: problem; fix``)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        from edge.core.errors import describe
+
+        raise click.ClickException(describe(exc) or str(exc)) from None
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    raise click.ClickException(lines[0] if lines else repr(exc)) from None
 
 
 def quiet_tensorflow() -> None:
@@ -44,15 +53,17 @@ def data() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def data_info(data_dir: Optional[Path], rate: float, as_json: bool) -> None:
     """Clips, minutes and frames per source and label in DATA_DIR (default: $EDGEREC_DATA or ../shared/data)."""
+    from training.datasets import require_clips
     from training.stats import data_table, render_data_table
 
     root = data_dir or data_root()
     try:
+        require_clips(root)  # an empty folder is an error naming the layouts, not an empty table
         rows = data_table(root, rate)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         _fail(exc)
     if as_json:
-        click.echo(json.dumps(rows, indent=1))
+        click.echo(jsonio.dumps(rows, indent=1))
     else:
         render_data_table(rows, root, rate)
 
@@ -197,7 +208,7 @@ def evaluate(model: Path, data_dir: Path, as_json: bool, sources: tuple[str, ...
         except (ValueError, FileNotFoundError, OSError) as exc:
             _fail(exc)
         if as_json:
-            click.echo(json.dumps(result, indent=1, allow_nan=False))
+            click.echo(jsonio.dumps(result, indent=1))
         else:
             render_runtime_evaluation(result)
         return

@@ -19,7 +19,6 @@ Experiments, on the ``edge`` model of every fold:
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from dataclasses import asdict, replace
@@ -29,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import edge
+from edge.core import jsonio
 from edge.core.schema import PoseSequence, uniform_times
 from training.augment import EVAL_CAMERA
 from training.card import atomic_write_text
@@ -208,7 +208,7 @@ def run_crossval(data_dir: str | Path, out_dir: str | Path, archs: Sequence[str]
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "report.json", json.dumps(report_json, indent=1))
+    atomic_write_text(out_dir / "report.json", jsonio.dumps(report_json, indent=1))
     from training.report import write_markdown
 
     return write_markdown(report_json, out_dir)

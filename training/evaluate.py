@@ -9,7 +9,6 @@ model does not know are out-of-set: for them the question is whether the model s
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from edge.classify.calibration import Calibration
 from edge.features.motion import FeatureSpec
 from edge.classify.formats import suffixes as converted_suffixes
+from edge.core import jsonio
 from edge.core.schema import PoseSequence
 from training.card import read_card
 from training.metrics import report
@@ -212,4 +212,4 @@ def evaluate(model_path: str | Path, data_dir: str | Path, sources: Optional[Seq
 
 
 def to_json(result: dict) -> str:
-    return json.dumps(result, indent=1)
+    return jsonio.dumps(result, indent=1)

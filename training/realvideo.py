@@ -155,6 +155,8 @@ class ClipResult:
     shown_counts: dict[str, int] = field(default_factory=dict)
     first_style_s: Optional[float] = None
     first_decision_s: Optional[float] = None
+    #: Updates the runtime called ``still`` (no movement): neither decided nor a style.
+    still: int = 0
 
     @property
     def majority(self) -> Optional[str]:
@@ -180,7 +182,8 @@ class ClipResult:
                 "confident_shown": self.confident_shown, "shown_counts": dict(sorted(self.shown_counts.items())),
                 "majority": self.majority,
                 "first_style_s": None if self.first_style_s is None else round(self.first_style_s, 2),
-                "first_decision_s": None if self.first_decision_s is None else round(self.first_decision_s, 2)}
+                "first_decision_s": None if self.first_decision_s is None else round(self.first_decision_s, 2),
+                "still": self.still}
 
 
 def replay(model: Any, seq: PoseSequence, config: RuntimeConfig = RuntimeConfig()) -> ClipResult:
@@ -189,7 +192,7 @@ def replay(model: Any, seq: PoseSequence, config: RuntimeConfig = RuntimeConfig(
 
     runtime = Runtime(model, Catalog(songs=()), None, config)
     in_set = seq.label in model.labels
-    decided = right = unsure = shown = confident = 0
+    decided = right = unsure = shown = confident = still = 0
     counts: dict[str, int] = {}
     appear: Optional[float] = None
     first_style = first_decision = None
@@ -197,6 +200,8 @@ def replay(model: Any, seq: PoseSequence, config: RuntimeConfig = RuntimeConfig(
         if appear is None and frame.pose is not None and frame.pose.found:
             appear = frame.t
         u = runtime.process(frame)
+        if u is not None and u.state == "still":
+            still += 1  # counted apart, so a threshold that starts to catch real dancing shows
         if u is None or u.state not in ("style", "unsure"):
             continue
         decided += 1
@@ -212,7 +217,7 @@ def replay(model: Any, seq: PoseSequence, config: RuntimeConfig = RuntimeConfig(
         if first_style is None and appear is not None:
             first_style = u.t - appear
     return ClipResult(seq.clip_id, seq.label, seq.group, seq.source, in_set, seq.duration, decided, right,
-                      unsure, shown, confident, counts, first_style, first_decision)
+                      unsure, shown, confident, counts, first_style, first_decision, still)
 
 
 # ------------------------------------------------------------------ scores

@@ -7,13 +7,13 @@ numbers. Every number comes from the one run that wrote the file.
 
 from __future__ import annotations
 
-import json
 import platform
 from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
 from edge import __version__
+from edge.core import jsonio
 from edge.core.files import atomic_write_text
 
 #: The targets of the real-video work, as (key, description, test).
@@ -272,8 +272,7 @@ def write(result: dict, sources: dict, out_dir: str | Path, command: str) -> Pat
     """Write ``report.json`` and ``report.md`` atomically; returns the Markdown path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "report.json", json.dumps({**result, "source_tests": sources}, indent=1,
-                                                       allow_nan=False) + "\n")
+    atomic_write_text(out / "report.json", jsonio.dumps({**result, "source_tests": sources}, indent=1) + "\n")
     path = out / "report.md"
     atomic_write_text(path, markdown(result, sources, command))
     return path

@@ -15,6 +15,8 @@ The parameters travel in the model card (:meth:`Calibration.to_dict`).
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,11 +76,32 @@ class Calibration:
             "prob_threshold": self.prob_threshold,
         }
 
+    def __post_init__(self) -> None:
+        # A damaged or hand-edited card must not turn into NaN probabilities at run time.
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"calibration: the temperature must be a positive number, got {self.temperature}; "
+                             "re-train the model or fix its card")
+        means, precision = np.asarray(self.class_means), np.asarray(self.precision)
+        if means.ndim != 2 or precision.shape != (means.shape[1], means.shape[1]):
+            raise ValueError(f"calibration: class means {means.shape} and precision {precision.shape} do not fit "
+                             "together; re-train the model or fix its card")
+        if not (np.isfinite(means).all() and np.isfinite(precision).all()):
+            raise ValueError("calibration: class means or precision are not finite; re-train the model or fix its card")
+        if math.isnan(self.distance_threshold) or self.distance_threshold < 0 or \
+                not (0.0 <= self.prob_threshold <= 1.0):
+            raise ValueError(f"calibration: thresholds out of range (distance {self.distance_threshold}, "
+                             f"probability {self.prob_threshold}); re-train the model or fix its card")
+
     @classmethod
     def from_dict(cls, d: dict) -> "Calibration":
-        return cls(float(d["temperature"]), np.asarray(d["class_means"], np.float64),
-                   np.asarray(d["precision"], np.float64), float(d["distance_threshold"]),
-                   float(d["prob_threshold"]))
+        """The calibration recorded in a card; ``ValueError`` (one line) when it is damaged."""
+        try:
+            return cls(float(d["temperature"]), np.asarray(d["class_means"], np.float64),
+                       np.asarray(d["precision"], np.float64), float(d["distance_threshold"]),
+                       float(d["prob_threshold"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"calibration: missing or malformed field ({type(exc).__name__}: {exc}); "
+                             "re-train the model or fix its card") from None
 
 
 def fit_calibration(probs: np.ndarray, emb: np.ndarray, y: np.ndarray, num_classes: int,

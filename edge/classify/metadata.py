@@ -22,11 +22,15 @@ A card read from a file is checked for the edgerec card marker (``format``).
 from __future__ import annotations
 
 import json
+import math
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from edge.core import jsonio
+from edge.core.files import read_regular_file, require_regular_file
 from edge.core.optional import require
 
 #: Name of the TFLite metadata entry / ONNX metadata_props key that holds the card.
@@ -67,20 +71,64 @@ def looks_like(head: bytes) -> str:
     return f"; it looks like {FORMAT_NAMES[real]} file" if real else ""
 
 
+_CARD_FIX = "re-convert the model (edgerec convert) or fix its card"
+
+
 def parse_card(text: str | bytes, where: str) -> dict[str, Any]:
-    """Decode a card's JSON and check its marker; errors name ``where``."""
+    """Decode a card's JSON, check its marker and the fields the device relies on; every
+    error is one line naming ``where``.
+
+    Checked when present: ``labels`` (a non-empty list of names), ``hop_seconds`` (a positive
+    finite number) and ``calibration`` (an object :meth:`Calibration.from_dict` accepts, whose
+    temperature is a positive finite number), so a damaged card is refused here rather than
+    turning into NaN probabilities at run time.
+    """
     try:
         card = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{where}: model card is not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise ValueError(f"{where}: model card is not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{where}: model card is not valid JSON ({first[:200]})") from None
+    except TypeError as exc:  # not text at all
+        raise ValueError(f"{where}: model card is not valid JSON ({exc})") from None
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise ValueError(f"{where}: not an edgerec model card")
+    _check_card(card, where)
     return card
+
+
+def _check_card(card: dict[str, Any], where: str) -> None:
+    labels = card.get("labels")
+    if labels is not None and (not isinstance(labels, list) or not labels
+                               or not all(isinstance(x, str) for x in labels)):
+        raise ValueError(f"{where}: the card's labels must be a non-empty list of style names; {_CARD_FIX}")
+    hop = card.get("hop_seconds")
+    if hop is not None and (isinstance(hop, bool) or not isinstance(hop, (int, float))
+                            or not math.isfinite(hop) or hop <= 0):
+        raise ValueError(f"{where}: the card's hop_seconds must be a positive number, got {hop!r:.40}; "
+                         f"{_CARD_FIX}")
+    calib = card.get("calibration")
+    if calib:
+        if not isinstance(calib, dict):
+            raise ValueError(f"{where}: the card's calibration must be an object, got {type(calib).__name__}; "
+                             f"{_CARD_FIX}")
+        t = calib.get("temperature")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0:
+            raise ValueError(f"{where}: the calibration temperature must be a positive finite number, got "
+                             f"{t!r:.40}; {_CARD_FIX}")
+        from edge.classify.calibration import Calibration
+
+        try:
+            Calibration.from_dict(calib)
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"{where}: damaged calibration in the card ({first[:200]}); {_CARD_FIX}") from None
 
 
 def card_json(card: dict[str, Any]) -> bytes:
     """The canonical bytes of a card to embed (UTF-8, compact, key order kept)."""
-    return json.dumps({"format": CARD_FORMAT, **card}, separators=(",", ":")).encode("utf-8")
+    return jsonio.dumps({"format": CARD_FORMAT, **card}, separators=(",", ":")).encode("utf-8")
 
 
 # ------------------------------------------------------------------ a minimal flatbuffer reader
@@ -92,6 +140,9 @@ class _Flatbuffer:
     def __init__(self, buf: bytes, where: str):
         self.buf = buf
         self.where = where
+        # strings by position: a damaged file whose many entries share one huge string must
+        # not make us copy it once per entry
+        self._strings: dict[int, str] = {}
 
     def _bad(self, what: str) -> ValueError:
         return ValueError(f"{self.where}: truncated or corrupt TFLite file ({what})")
@@ -142,9 +193,12 @@ class _Flatbuffer:
         return bytes(self.buf[start:start + n])
 
     def string(self, table: int, index: int) -> Optional[str]:
-        if self.field(table, index) is None:
+        pos = self.field(table, index)
+        if pos is None:
             return None
-        return self.bytes_(table, index).decode("utf-8", "replace")
+        if pos not in self._strings:
+            self._strings[pos] = self.bytes_(table, index).decode("utf-8", "replace")
+        return self._strings[pos]
 
 
 # TFLite schema field indices (tensorflow/lite/schema/schema.fbs)
@@ -198,13 +252,16 @@ class TFLiteFile:
                     raise fb._bad("a buffer runs past the end of the file")
                 buffers.append((start, n))
         metadata = {}
+        copied: dict[int, bytes] = {}  # one copy per buffer, however many entries point at it
         for m in fb.tables(model, _MODEL_METADATA):
             name = fb.string(m, _METADATA_NAME) or ""
             index = fb.scalar(m, _METADATA_BUFFER, "<I")
             if index >= len(buffers):
                 raise fb._bad(f"metadata {name!r} points at buffer {index} of {len(buffers)}")
-            start, n = buffers[index]
-            metadata[name] = bytes(data[start:start + n])
+            if index not in copied:
+                start, n = buffers[index]
+                copied[index] = bytes(data[start:start + n])
+            metadata[name] = copied[index]
         custom = tuple(s for s in (fb.string(op, _OPCODE_CUSTOM) for op in fb.tables(model, _MODEL_OPCODES)) if s)
         _, subgraphs = fb.vector(model, _MODEL_SUBGRAPHS)
         if subgraphs == 0:
@@ -215,7 +272,7 @@ class TFLiteFile:
     @classmethod
     def read(cls, path: str | Path) -> "TFLiteFile":
         path = Path(path)
-        return cls.parse(path.read_bytes(), str(path))
+        return cls.parse(read_regular_file(path, "model file"), str(path))
 
 
 # ------------------------------------------------------------------ reading cards
@@ -223,7 +280,7 @@ class TFLiteFile:
 
 def read_tflite_card(path: str | Path, data: Optional[bytes] = None) -> Optional[dict[str, Any]]:
     """The card embedded in a .tflite file, or None if it has none."""
-    info = TFLiteFile.parse(data if data is not None else Path(path).read_bytes(), str(path))
+    info = TFLiteFile.parse(data if data is not None else read_regular_file(path, "model file"), str(path))
     raw = info.metadata.get(CARD_KEY)
     return None if raw is None else parse_card(raw, f"{path} (embedded card)")
 
@@ -237,7 +294,10 @@ def onnx_session(path: str | Path, options: Any = None, providers: Any = None) -
                                     providers=list(providers or ["CPUExecutionProvider"]))
     except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        head = path.read_bytes()[:16] if path.exists() else b""
+        try:
+            head = read_regular_file(path, "model file")[:16]
+        except ValueError:
+            head = b""
         hint = looks_like(head) if sniff(head) not in (None, "onnx") else " (truncated or corrupt?)"
         raise ValueError(f"{path}: ONNX Runtime cannot load it{hint}: {first[:200]}") from exc
 
@@ -245,15 +305,21 @@ def onnx_session(path: str | Path, options: Any = None, providers: Any = None) -
 def read_onnx_card(path: str | Path, session: Any = None) -> Optional[dict[str, Any]]:
     """The card in an .onnx file's ``metadata_props``, or None if it has none."""
     session = session if session is not None else onnx_session(path)
-    raw = session.get_modelmeta().custom_metadata_map.get(CARD_KEY)
+    try:
+        raw = session.get_modelmeta().custom_metadata_map.get(CARD_KEY)
+    except UnicodeDecodeError as exc:  # ONNX Runtime decodes every metadata value as UTF-8
+        raise ValueError(f"{path}: damaged ONNX metadata (not UTF-8: {exc.reason} at byte {exc.start}); "
+                         "re-convert the model (edgerec convert)") from None
     return None if raw is None else parse_card(raw, f"{path} (embedded card)")
 
 
 def read_sidecar(path: str | Path) -> Optional[dict[str, Any]]:
+    """The card in ``NAME.card.json`` beside ``path``, or None if there is no such file (a
+    path there that is not a regular file is an error, not "none")."""
     side = sidecar_path(path)
-    if not side.exists():
+    if not os.path.lexists(side):
         return None
-    return parse_card(side.read_text(), str(side))
+    return parse_card(read_regular_file(side, "model card"), str(side))
 
 
 def read_card(path: str | Path) -> dict[str, Any]:
@@ -262,8 +328,7 @@ def read_card(path: str | Path) -> dict[str, Any]:
     Raises a one-line ValueError naming the file when there is none or it is malformed.
     """
     path = Path(path)
-    if not path.exists():
-        raise ValueError(f"{path}: model file not found")
+    require_regular_file(path, "model file")
     suffix = path.suffix.lower()
     card = None
     if suffix == ".tflite":

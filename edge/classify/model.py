@@ -46,18 +46,37 @@ class StyleModel:
         except (KeyError, TypeError, ValueError) as exc:
             self.backend.close()
             raise ModelError(f"{path}: {exc}") from None
-        calib = card.get("calibration")
-        self.calibration = Calibration.from_dict(calib) if calib else None
-        self.labels: list[str] = list(card["labels"])
+        try:
+            calib = card.get("calibration")
+            self.calibration = Calibration.from_dict(calib) if calib else None
+            labels = card["labels"]
+            if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+                raise ValueError("the card's labels must be a non-empty list of style names")
+        except (KeyError, ValueError) as exc:
+            self.backend.close()
+            raise ModelError(f"{path}: {exc}; re-convert the model (edgerec convert)") from None
+        self.labels: list[str] = list(labels)
+        #: Windows whose output was not finite (shown as unsure, never as a style).
+        self.non_finite = 0
         self.hop_seconds = float(card.get("hop_seconds", 1.0))
 
     def __call__(self, window: np.ndarray) -> tuple[np.ndarray, bool, float]:
-        """(calibrated probabilities (K,), unsure, distance) for one (N, C) window."""
+        """(calibrated probabilities (K,), unsure, distance) for one (N, C) window.
+
+        Non-finite outputs (a damaged model, or a window the runtime could not compute) are
+        never a style: they come back as uniform probabilities marked unsure, and are counted
+        in :attr:`non_finite`.
+        """
         probs, emb = self.backend(window[None])
         if self.calibration is not None and emb is not None:
             a = self.calibration.assess(probs, emb)
-            return a.probs[0], bool(a.unsure[0]), float(a.distance[0])
-        return probs[0].astype(np.float64), False, float("nan")
+            p, unsure, distance = a.probs[0], bool(a.unsure[0]), float(a.distance[0])
+        else:
+            p, unsure, distance = probs[0].astype(np.float64), False, float("nan")
+        if not np.isfinite(p).all() or abs(float(p.sum()) - 1.0) > 1e-3:
+            self.non_finite += 1
+            return np.full(len(self.labels), 1.0 / len(self.labels)), True, float("nan")
+        return p, unsure, distance
 
     def close(self) -> None:
         self.backend.close()

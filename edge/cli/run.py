@@ -11,11 +11,13 @@ sample video, with the shipped model and catalogue. The run itself is
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Callable, Optional
 
 import click
 
+from edge.cli import types
 from edge.pose import POSE_CHOICES
 from edge.runtime.session import RunError, RunOptions, run_pipeline, sample_inputs
 
@@ -29,6 +31,8 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: Optional[str]
             raise ValueError
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a size like 1280x720") from None
+    if max(w, h) > types.MAX_SIDE:
+        raise click.BadParameter(f"{value!r} is larger than {types.MAX_SIDE} pixels a side")
     return w, h
 
 
@@ -50,16 +54,18 @@ def _run_options(f: Callable) -> Callable:
                      help="pose stage"),
         click.option("--pose-variant", type=click.Choice(_variant_names()), default="float32", show_default=True,
                      help="native pose models: float32 (.tflite) or a built ONNX variant (edgerec pose info)"),
-        click.option("--threads", type=int, default=1, show_default=True, help="inference threads (pose and classifier)"),
-        click.option("--pose-every", type=click.IntRange(min=1), default=1, show_default=True,
+        click.option("--threads", type=types.count(1, 256), default=1, show_default=True,
+                     help="inference threads (pose and classifier)"),
+        click.option("--pose-every", type=types.count(1, 1000), default=1, show_default=True,
                      help="run pose on every n-th frame only (more FPS, lower pose rate)"),
-        click.option("--every", type=float, default=0.5, show_default=True, help="seconds between style updates (the hop)"),
-        click.option("--top", type=int, default=3, show_default=True, help="songs recommended per update"),
+        click.option("--every", type=types.HOP, default=0.5, show_default=True,
+                     help="seconds between style updates (the hop)"),
+        click.option("--top", type=types.count(1, 100), default=3, show_default=True, help="songs recommended per update"),
         click.option("--json", "json_lines", is_flag=True, help="one JSON object per update on stdout, then a summary"),
         click.option("--save", type=click.Path(dir_okay=False), default=None, help="write an annotated video (.mp4)"),
         click.option("--show", is_flag=True, help="show the annotated video in a window (q to quit)"),
         click.option("--max-frames", type=click.IntRange(min=1), default=None, help="stop after this many frames"),
-        click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+        click.option("--duration", type=types.DURATION, default=None,
                      help="stop after this many seconds of input"),
         click.option("--no-smooth", is_flag=True, help="no One Euro smoothing of the landmarks"),
         click.option("--quiet", "-q", is_flag=True, help="no messages on stderr"),
@@ -74,8 +80,8 @@ def _execute(opts: RunOptions) -> None:
         summary = run_pipeline(opts, log=(lambda m: None) if opts.quiet else (lambda m: click.echo(m, err=True)))
     except RunError as exc:
         raise click.ClickException(str(exc)) from None
-    if summary.get("interrupted"):
-        sys.exit(130)
+    if summary.get("interrupted"):  # the video is saved and the summary printed: exit as the signal says
+        sys.exit(128 + signal.Signals[summary.get("stopped_by", "SIGINT")].value)
 
 
 @click.command("run")
@@ -84,7 +90,7 @@ def _execute(opts: RunOptions) -> None:
 @click.option("--video", default=None, metavar="PATH_OR_URL", help="a video file, or an http(s)/rtsp stream")
 @click.option("--poses", type=click.Path(dir_okay=False), default=None,
               help="recorded landmarks (T, 33, 4) .npy, e.g. VIDEO_mediapipe33.npy")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--fps", type=types.FPS, default=None,
               help="frame rate of --poses when neither a video nor an `edgerec data extract` sidecar is beside it")
 @click.option("--size", callback=_parse_size, default=None, metavar="WxH",
               help="image size of --poses when neither a video nor an `edgerec data extract` sidecar is beside it")

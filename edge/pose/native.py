@@ -38,6 +38,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from edge.core.optional import require
+from edge.core.stdio import drop_native_lines
 from edge.pose.base import NUM_LANDMARKS, PoseResult
 from edge.pose.models import find_pose_models, pose_variant
 
@@ -463,8 +464,9 @@ class LiteRTModel:
 
     def __init__(self, path: Path, threads: int, outputs: Sequence[Shape]) -> None:
         litert = require("ai_edge_litert.interpreter", "edge", "ai-edge-litert")
-        self._interp = litert.Interpreter(model_path=str(path), num_threads=threads)
-        self._interp.allocate_tensors()
+        with drop_native_lines():
+            self._interp = litert.Interpreter(model_path=str(path), num_threads=threads)
+            self._interp.allocate_tensors()
         self._input = self._interp.get_input_details()[0]["index"]
         by_shape = {tuple(int(v) for v in d["shape"][1:]): d["index"] for d in self._interp.get_output_details()}
         self._outputs = [by_shape[s] for s in outputs]

@@ -11,11 +11,13 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Mapping
 
+from edge.core import jsonio
 from edge.core.assets import default_catalog_path
-from edge.core.files import atomic_write_text
+from edge.core.errors import UserError
+from edge.core.files import atomic_write_text, read_regular_file
 
 CATALOG_FORMAT = "edgerec-catalog"
 CATALOG_VERSION = 1
@@ -50,12 +52,25 @@ class Song:
     mood: str | None = None
 
     def resolve(self, catalog_path: str | os.PathLike | None) -> Path:
-        """The song's file: relative to the catalogue's folder or to an installed package."""
-        if self.root.startswith(ROOT_PACKAGE_PREFIX):
-            import importlib
+        """The song's file: relative to the catalogue's folder or to an installed package.
 
-            mod = importlib.import_module(self.root[len(ROOT_PACKAGE_PREFIX):])
-            return Path(mod.__file__).resolve().parent / self.path
+        A ``package:NAME`` root is looked up without importing anything (a catalogue must not
+        be able to run code), and the song must lie inside that package's folder. A
+        ``catalog`` root is relative to the catalogue's folder and may leave it (a catalogue
+        written with ``--out`` elsewhere points at ``../music``). :class:`UserError` otherwise.
+        """
+        if self.root.startswith(ROOT_PACKAGE_PREFIX):
+            folder = package_folder(self.root[len(ROOT_PACKAGE_PREFIX):], self.id)
+            _check_inside(self.path, self.id)
+            target = folder / self.path
+            try:
+                inside = target.resolve().is_relative_to(folder.resolve())
+            except (OSError, RuntimeError, ValueError):
+                inside = False
+            if not inside:
+                raise UserError(f"song {self.id!r}", f"its path {self.path!r} leads outside the package folder {folder}",
+                                "catalogue songs of a package root must lie inside the package")
+            return target
         base = Path(catalog_path).resolve().parent if catalog_path else Path.cwd()
         return base / self.path
 
@@ -90,34 +105,102 @@ def save_catalog(catalog: Catalog, path: str | os.PathLike) -> Path:
     path = Path(path)
     if not catalog.songs:
         raise ValueError(f"{path}: refusing to write an empty catalogue (no readable audio found)")
-    atomic_write_text(path, json.dumps(catalog.to_json(), indent=1, allow_nan=False) + "\n")
+    atomic_write_text(path, jsonio.dumps(catalog.to_json(), indent=1) + "\n")
     return path
 
 
 _FIX = "rebuild it with: edgerec catalog build MUSIC_DIR --out CATALOG.json"
 
 
+def package_folder(name: str, song: str = "") -> Path:
+    """The folder of the installed top-level package ``name``, found with
+    :func:`importlib.util.find_spec` and never imported (so a catalogue cannot run code)."""
+    import importlib.util
+    import keyword
+
+    who = f"song {song!r}" if song else f"{ROOT_PACKAGE_PREFIX}{name}"
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise UserError(who, f"root {ROOT_PACKAGE_PREFIX}{name!r} is not a top-level package name", _FIX)
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError) as exc:
+        raise UserError(who, f"cannot find the package {name!r} ({exc})", f"install it, or {_FIX}") from None
+    if spec is None:
+        raise UserError(who, f"the package {name!r} is not installed", f"install it (pip install {name}), or {_FIX}")
+    # a package's folder; a single-file module has none of its own (its parent would be all
+    # of site-packages), nor has a built-in one
+    locations = [p for p in (spec.submodule_search_locations or []) if p]
+    if locations:
+        return Path(locations[0])
+    raise UserError(who, f"{name!r} is not a package with a folder on disk to hold songs", _FIX)
+
+
+def _check_inside(path: str, song: str) -> None:
+    """Refuse a package song path that is absolute or climbs out with ``..`` (either style)."""
+    for pure in (PurePosixPath(path), PureWindowsPath(path)):
+        if pure.is_absolute() or pure.anchor or ".." in pure.parts:
+            raise UserError(f"song {song!r}", f"its path {path!r} leads outside the package folder",
+                            "catalogue songs of a package root must lie inside the package")
+
+
+def _text(d: dict, key: str, i: int, default: Any = None) -> Any:
+    v = d.get(key, default)
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return str(v)
+    raise TypeError(f"song {i}: {key} must be text, got {type(v).__name__}")
+
+
+def _number(d: dict, key: str, i: int, default: float, allow_nan: bool = False) -> float:
+    v = d.get(key, default)
+    if v is None and allow_nan:
+        return float("nan")
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"song {i}: {key} must be a number, got {type(v).__name__}")
+    x = float(v)  # OverflowError for a huge int is caught by the caller
+    if math.isinf(x) or (math.isnan(x) and not allow_nan):
+        raise ValueError(f"song {i}: {key} must be finite, got {v!r}")
+    return x
+
+
 def _song_from_json(d: Any, i: int) -> Song:
     if not isinstance(d, dict):
         raise TypeError(f"song {i} is not an object")
-    bpm = d.get("bpm")
     emb = d.get("embedding") or {}
     if not isinstance(emb, dict):
         raise TypeError(f"song {i}: embedding must be an object of style weights")
+    for key in ("id", "title", "path"):
+        if d.get(key) is None:
+            raise KeyError(f"song {i} has no {key!r}")
+    root = _text(d, "root", i, ROOT_CATALOG)
+    path = _text(d, "path", i)
+    if not path:
+        raise ValueError(f"song {i}: empty path")
+    if root != ROOT_CATALOG:
+        name = root[len(ROOT_PACKAGE_PREFIX):] if root.startswith(ROOT_PACKAGE_PREFIX) else None
+        if not name or not name.isidentifier():
+            raise ValueError(f"song {i}: root must be {ROOT_CATALOG!r} or '{ROOT_PACKAGE_PREFIX}NAME', got {root!r}")
+        _check_inside(path, _text(d, "id", i))
+    weights = {}
+    for k, v in emb.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+            raise ValueError(f"song {i}: embedding weight {k!r} must be a finite number")
+        weights[str(k)] = float(v)
     return Song(
-        id=str(d["id"]),
-        title=str(d["title"]),
-        path=str(d["path"]),
-        root=str(d.get("root", ROOT_CATALOG)),
-        source=str(d.get("source", "")),
-        licence=str(d.get("licence", "unknown")),
-        style=None if d.get("style") is None else str(d["style"]),
-        bpm=float("nan") if bpm is None else float(bpm),
-        bpm_source=str(d.get("bpm_source", "audio")),
-        tempo_confidence=float(d.get("tempo_confidence", 0.0)),
-        duration=float(d.get("duration", 0.0)),
-        embedding={str(k): float(v) for k, v in emb.items()},
-        mood=None if d.get("mood") is None else str(d["mood"]),
+        id=_text(d, "id", i),
+        title=_text(d, "title", i),
+        path=path,
+        root=root,
+        source=_text(d, "source", i, "") or "",
+        licence=_text(d, "licence", i, "unknown") or "unknown",
+        style=_text(d, "style", i),
+        bpm=_number(d, "bpm", i, None, allow_nan=True),  # type: ignore[arg-type]
+        bpm_source=_text(d, "bpm_source", i, "audio") or "audio",
+        tempo_confidence=_number(d, "tempo_confidence", i, 0.0),
+        duration=_number(d, "duration", i, 0.0),
+        embedding=weights,
+        mood=_text(d, "mood", i),
     )
 
 
@@ -125,11 +208,12 @@ def load_catalog(path: str | os.PathLike) -> Catalog:
     """Read and validate a catalogue. A missing, empty or corrupt file raises a one-line
     ``ValueError`` naming the file and the fix."""
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: catalogue not found; {_FIX}")
+    raw_bytes = read_regular_file(path, "catalogue", _FIX)  # a FIFO would block, /dev/zero never end
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw_bytes)
+    except RecursionError:
+        raise ValueError(f"{path}: not a readable catalogue (nested too deeply); {_FIX}") from None
+    except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"{path}: not a readable catalogue ({reason}); {_FIX}") from None
     if not isinstance(data, dict) or data.get("format") != CATALOG_FORMAT:
@@ -141,8 +225,9 @@ def load_catalog(path: str | os.PathLike) -> Catalog:
         raise ValueError(f"{path}: the catalogue has no songs; {_FIX}")
     try:
         songs = tuple(_song_from_json(d, i) for i, d in enumerate(raw))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: corrupt catalogue entry ({type(exc).__name__}: {exc}); {_FIX}") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        detail = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise ValueError(f"{path}: corrupt catalogue entry ({type(exc).__name__}: {detail}); {_FIX}") from None
     return Catalog(songs=songs, path=str(path))
 
 

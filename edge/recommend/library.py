@@ -8,7 +8,6 @@ to read audio.
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import re
@@ -18,7 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from edge.core.schema import music2dance_style
 from edge.recommend.catalog import (ROOT_CATALOG, ROOT_PACKAGE_PREFIX, Catalog, Song, load_catalog,
-                                    load_default_catalog, merge_catalogs, save_catalog)
+                                    load_default_catalog, merge_catalogs, package_folder, save_catalog)
 
 #: Seconds of each song analysed for tempo (libsndfile seeks, so long songs stay cheap).
 TEMPO_SECONDS = 90.0
@@ -181,11 +180,7 @@ def package_jobs(dist_name: str, style: str | None) -> list[dict[str, Any]]:
         raise ValueError(f"package {dist_name!r} is not installed; install it with: pip install {dist_name}") from None
     licence = dist.metadata.get("License-Expression") or dist.metadata.get("License") or "unknown"
     module = dist_name.replace("-", "_")
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise ValueError(f"package {dist_name!r} has no importable module {module!r} ({exc})") from None
-    pkg_dir = Path(mod.__file__).resolve().parent
+    pkg_dir = package_folder(module).resolve()  # found, not imported: the songs' folder is all we need
     given: dict[str, float] = {}
     for f in dist.files or ():  # a track list with tempos (LICENSE-MUSIC in immich-memories-music)
         if f.suffix.lower() in ("", ".txt", ".md") or "LICENSE" in f.name.upper():

@@ -1,6 +1,7 @@
 """What drives the stages: the streaming loop (``loop``), its landmark and probability
-smoothing (``smoothing``), the overlay and annotated video (``overlay``), one run from a
-set of options (``session``), and batch pose extraction to landmark files (``extract``).
+smoothing (``smoothing``), bounded-memory latency percentiles (``stats``), the overlay and
+annotated video (``overlay``), one run from a set of options (``session``), and batch pose
+extraction to landmark files (``extract``).
 
 May import: every stage package (:mod:`edge.core`, :mod:`edge.sources`, :mod:`edge.pose`,
 :mod:`edge.features`, :mod:`edge.classify`, :mod:`edge.recommend`), never :mod:`edge.cli`.

@@ -40,7 +40,6 @@ import contextlib
 import datetime as _dt
 import hashlib
 import io
-import json
 import math
 import os
 import sys
@@ -52,6 +51,7 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 from edge import __version__
+from edge.core import jsonio
 from edge.core.optional import require
 from edge.core.files import atomic_write_bytes, atomic_write_text
 from edge.sources.posefile import (
@@ -402,7 +402,7 @@ def extract_video(job: VideoJob, config: ExtractConfig, position: str = "") -> V
         "extract_seconds": round(seconds, 3),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    text = json.dumps(meta, indent=1, allow_nan=False) + "\n"
+    text = jsonio.dumps(meta, indent=1) + "\n"
     try:
         _remove_leftovers(job)
         # The old sidecar goes first, so no moment has a new landmark file and an old sidecar.

@@ -15,6 +15,17 @@ States an update can be in:
 ``no_dancer``   too few frames of the window have a body (shoulders or hips): nothing is
                 classified from an empty window, and after ``reset_after_seconds`` without
                 a pose the buffer, the smoothing and the pose tracker are reset;
+``still``       a body is in view but hardly moves (a person standing still, a frozen camera
+                feed) or is no body at all (a skeleton collapsed to a point): the window's
+                motion energy (:func:`window_motion`) is below ``RuntimeConfig.still_speed``
+                or the body's extent below ``RuntimeConfig.min_extent`` (:data:`STILL_SPEED`
+                and :data:`MIN_EXTENT` give the measurements behind both). The model is not
+                asked (it calls many a frozen pose a style at 99%), its smoothing is kept
+                (a pause is part of a dance), no style or tempo is shown, and songs are
+                ranked like ``unsure``, by tempo only: the last tempo the dancer moved at
+                (catalogue order before any tempo is known). The energy is the window's
+                mean, so a dancer who freezes is ``still`` once most of the window has
+                stopped (5 to 6 s after the freeze with the default spec, Ana's salsa);
 ``unsure``      the calibrated model does not recognise the movement as any style it knows
                 (low confidence or far from the training data): songs are ranked by tempo;
 ``style``       a style is shown, with its smoothed probability as confidence.
@@ -30,23 +41,53 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
 from edge.classify.model import StyleModel
-from edge.features.motion import BODY_JOINTS, Track, body_points, window_features
+from edge.features.motion import BODY_JOINTS, FeatureSpec, Track, body_points, window_features
 from edge.pose.base import PoseEstimator, PoseResult
 from edge.recommend.catalog import Catalog
 from edge.recommend.rank import Recommendation, movement_tempo, recommend
 from edge.runtime.smoothing import OneEuroFilter, StyleSmoother
+from edge.runtime.stats import StreamingStats
 from edge.sources.frames import Frame
 
 #: Version of the JSON line schema written by ``edgerec run --json``.
 UPDATE_SCHEMA_VERSION = 1
 #: The stages whose latency is measured, in pipeline order.
 STAGES = ("capture", "pose", "features", "classify", "recommend")
-STATES = ("warming_up", "no_dancer", "unsure", "style")
+STATES = ("warming_up", "no_dancer", "still", "unsure", "style")
+#: Default :attr:`RuntimeConfig.still_speed`, torso lengths per second, calibrated on the
+#: shared data with the shipped model's feature spec (every update of a replay, 0.5 s hop):
+#:
+#: * real dancing, 6,850 windows: slowest 0.122 (OpenPose salsa, Eero and Ana, slow parts
+#:   of the choreography), 1st percentile 0.15 to 0.49 by source; MediaPipe landmarks of the
+#:   real videos (realvideo/ 309 windows, min 0.262; videos/ 47, min 0.161), Music-to-Dance
+#:   mocap 4,758 (min 0.195), CMU salsa 648 (min 0.306), AIST++ 465 (min 0.471), OpenPose
+#:   salsa 623 (min 0.122);
+#: * frozen input, one frame of each of the 21 real videos repeated for 20 s (714 windows),
+#:   with Gaussian noise of sigma (in image units) added to every landmark: 0 exactly 0;
+#:   sigma 0.0005 at most 0.011; 0.001 at most 0.022; 0.002 at most 0.050; 0.003 at most
+#:   0.074; 0.005 median 0.066, max 0.122; 0.01 (6 px at 640x480) median 0.145.
+#:
+#: 0.08 is the geometric middle of 0.050 (the fastest frozen window with 0.2% noise) and
+#: 0.122 (the slowest real one): every real window is above it (by 1.5x or more), every
+#: frozen one with noise up to sigma 0.003 (2 px at 640x480) below, 90% at sigma 0.005.
+#: Without this state the frozen windows showed a style 38% of the time (waltz 28%, salsa
+#: 10%) at a median confidence of 0.99; the rest said unsure.
+STILL_SPEED = 0.08
+#: Default :attr:`RuntimeConfig.min_extent`, image diagonals. Measured like
+#: :data:`STILL_SPEED`: real dancers' bodies spread over at least 0.043 (Music-to-Dance
+#: through the evaluation camera; real videos 0.071, OpenPose 0.088); a skeleton collapsed
+#: to one point with noise of sigma 1e-4 or 1e-3 in image units spreads over 0.0003 at most,
+#: yet its torso-normalised motion is 5.6 to 8.9 (pure noise, scaled up). 0.005 (4 px at
+#: 640x480) is 8x below the smallest real body and 17x above the collapsed ones.
+MIN_EXTENT = 0.005
+#: Frames the buffer holds at most, whatever the timestamps say (a source whose clock stops
+#: would otherwise grow it without bound): ``keep_seconds`` at this many frames per second.
+MAX_BUFFER_RATE = 1000.0
 _LEG_JOINTS = [BODY_JOINTS.index(n) for n in ("left_knee", "right_knee", "left_ankle", "right_ankle")]
 
 
@@ -74,6 +115,12 @@ class RuntimeConfig:
     #: Run pose on every n-th frame only (the others are skipped, not queued): trades the
     #: pose rate, which the feature chain resamples anyway, for frames per second.
     pose_every: int = 1
+    #: Motion energy (:func:`window_motion`, torso lengths per second) below which a window
+    #: is ``still`` and not classified; 0 turns it off. :data:`STILL_SPEED` says how it was set.
+    still_speed: float = STILL_SPEED
+    #: Body extent (:func:`body_extent`, in image diagonals) below which the skeleton has
+    #: collapsed to a point: ``still`` too, whatever its normalised motion; 0 turns it off.
+    min_extent: float = MIN_EXTENT
 
     def __post_init__(self) -> None:
         if self.pose_every < 1:
@@ -82,6 +129,10 @@ class RuntimeConfig:
             raise ValueError(f"the hop must be positive, got {self.hop_seconds} s")
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+        if not (math.isfinite(self.still_speed) and self.still_speed >= 0):
+            raise ValueError(f"still_speed must be a non-negative number, got {self.still_speed}")
+        if not (math.isfinite(self.min_extent) and self.min_extent >= 0):
+            raise ValueError(f"min_extent must be a non-negative number, got {self.min_extent}")
 
 
 def _r(x: Optional[float], nd: int = 4) -> Optional[float]:
@@ -118,6 +169,11 @@ class Update:
     fps: float
     dropped: int
     window_end: Optional[float] = None
+    #: The window's motion energy (:func:`window_motion`); None when no window was cut.
+    #: Not part of the JSON line (schema 1 has no such key).
+    motion: Optional[float] = None
+    #: The body's extent in the window (:func:`body_extent`) in image diagonals; not in JSON.
+    extent: Optional[float] = None
 
     def to_json(self) -> dict[str, Any]:
         rnd = (lambda d: None if d is None else {k: round(float(v), 5) for k, v in d.items()})
@@ -134,15 +190,58 @@ class Update:
         }
 
 
+def window_motion(feats: np.ndarray, spec: FeatureSpec) -> float:
+    """The motion energy of a window: the mean speed of its joints, in torso lengths per second.
+
+    Read from the window's own channels (:func:`edge.features.motion.window_features`): the
+    body points after hip-centring and scaling by the window's median torso length, resampled
+    to ``spec.rate`` and band-limited, differenced between consecutive frames where both see
+    the joint. A window without a single such pair (or whose skeleton collapsed to a point,
+    which the features zero) has energy 0.
+    """
+    j = len(spec.joints)
+    first_vis = spec.channels.index(f"vis_{spec.joints[0]}")
+    pos = np.asarray(feats[:, : 2 * j], np.float64).reshape(len(feats), j, 2)
+    ok = np.asarray(feats[:, first_vis: first_vis + j]) > 0.5
+    pair = ok[1:] & ok[:-1]
+    if not pair.any():
+        return 0.0
+    speed = np.linalg.norm(np.diff(pos, axis=0), axis=-1) * spec.rate
+    return float(speed[pair].mean())
+
+
+def body_extent(xy: np.ndarray, ok: np.ndarray) -> float:
+    """How far the seen joints spread: the median over frames of their RMS distance from
+    their centroid (in the units of ``xy``), over frames that see at least two joints; 0
+    when none does. A skeleton collapsed to a point has an extent of its pixel noise, which
+    the window's torso normalisation would blow up into large motion."""
+    okf = np.asarray(ok, np.float64)
+    n = okf.sum(axis=1)
+    use = n >= 2
+    if not use.any():
+        return 0.0
+    x, w, n = np.asarray(xy, np.float64)[use], okf[use], n[use]
+    centre = (x * w[..., None]).sum(axis=1) / n[:, None]
+    d2 = (((x - centre[:, None]) ** 2).sum(axis=-1) * w).sum(axis=1) / n
+    return float(np.median(np.sqrt(d2)))
+
+
+def _latency_stats(*names: str) -> dict[str, StreamingStats]:
+    return {n: StreamingStats() for n in names}
+
+
 @dataclass
 class _Stats:
+    """Counts and latency of a run, in constant memory however long it runs."""
+
     frames: int = 0
     frames_with_pose: int = 0
     updates: int = 0
     states: dict[str, int] = field(default_factory=lambda: {s: 0 for s in STATES})
     styles: dict[str, int] = field(default_factory=dict)
-    per_frame: dict[str, list[float]] = field(default_factory=lambda: {"capture": [], "pose": [], "total": []})
-    per_update: dict[str, list[float]] = field(default_factory=lambda: {"features": [], "classify": [], "recommend": []})
+    per_frame: dict[str, StreamingStats] = field(default_factory=lambda: _latency_stats("capture", "pose", "total"))
+    per_update: dict[str, StreamingStats] = field(
+        default_factory=lambda: _latency_stats("features", "classify", "recommend"))
     wall_start: Optional[float] = None
     wall_end: Optional[float] = None
     resets: int = 0
@@ -168,13 +267,15 @@ class Runtime:
         self.keep_seconds = max(self.spec.window_seconds + self.spec.latency_seconds
                                 + self.spec.context_seconds + self.spec.max_gap_seconds + 1.0,
                                 config.tempo_seconds + 1.0)
-        self._times: deque[float] = deque()
-        self._xy: deque[np.ndarray] = deque()
-        self._ok: deque[np.ndarray] = deque()
+        cap = int(math.ceil(self.keep_seconds * MAX_BUFFER_RATE))
+        self._times: deque[float] = deque(maxlen=cap)
+        self._xy: deque[np.ndarray] = deque(maxlen=cap)
+        self._ok: deque[np.ndarray] = deque(maxlen=cap)
         self._last_pose_t: Optional[float] = None
         self._present_since: Optional[float] = None
         self._next_update: Optional[float] = None
-        self._since_update: dict[str, list[float]] = {"capture": [], "pose": []}
+        # per-frame latency since the last update: [sum, count] (a mean, in constant memory)
+        self._since_update: dict[str, list[float]] = {"capture": [0.0, 0], "pose": [0.0, 0]}
         self._bpm_history: deque[float] = deque(maxlen=5)
         self._wall: deque[float] = deque()
         self.stats = _Stats()
@@ -202,11 +303,11 @@ class Runtime:
         if result is not None:
             self.last_pose = result
             self._add(frame, result)
-            self.stats.per_frame["pose"].append(pose_ms)
-            self._since_update["pose"].append(pose_ms)
+            self.stats.per_frame["pose"].add(pose_ms)
+            self._since("pose", pose_ms)
         self.stats.frames += 1
-        self.stats.per_frame["capture"].append(frame.capture_ms)
-        self._since_update["capture"].append(frame.capture_ms)
+        self.stats.per_frame["capture"].add(frame.capture_ms)
+        self._since("capture", frame.capture_ms)
 
         update = None
         if self._next_update is None:
@@ -216,12 +317,22 @@ class Runtime:
             while self._next_update <= frame.t + 1e-9:
                 self._next_update += self.config.hop_seconds
         now = time.perf_counter()
-        self.stats.per_frame["total"].append((now - wall0) * 1e3 + frame.capture_ms)
+        self.stats.per_frame["total"].add((now - wall0) * 1e3 + frame.capture_ms)
         self.stats.wall_end = now
         self._wall.append(now)
         while self._wall and now - self._wall[0] > 2.0:
             self._wall.popleft()
         return update
+
+    def _since(self, stage: str, ms: float) -> None:
+        acc = self._since_update[stage]
+        if math.isfinite(ms):
+            acc[0] += ms
+            acc[1] += 1
+
+    def _mean_since(self, stage: str) -> float:
+        total, n = self._since_update[stage]
+        return float(total / n) if n else 0.0
 
     @property
     def fps(self) -> float:
@@ -286,9 +397,8 @@ class Runtime:
     def _decide(self, frame: Frame, dropped: int) -> Update:
         cfg = self.config
         t = frame.t
-        lat = {"capture": float(np.mean(self._since_update["capture"] or [0.0])),
-               "pose": float(np.mean(self._since_update["pose"] or [0.0]))}
-        self._since_update = {"capture": [], "pose": []}
+        lat = {"capture": self._mean_since("capture"), "pose": self._mean_since("pose")}
+        self._since_update = {"capture": [0.0, 0], "pose": [0.0, 0]}
         t0 = time.perf_counter()
         track = self._track()
         state, style, confidence, probs, wprobs = "no_dancer", None, None, None, None
@@ -301,33 +411,46 @@ class Runtime:
         lat["classify"] = 0.0
         lat["recommend"] = 0.0
         seen_recently = self._last_pose_t is not None and t - self._last_pose_t <= cfg.reset_after_seconds
+        motion = extent = None
         if valid >= cfg.min_valid:
-            p, unsure, distance = self.model(feats)
-            t2 = time.perf_counter()
-            lat["classify"] = (t2 - t1) * 1e3
-            smoothed, shown = self.smoother.update(p, unsure)
             labels = self.model.labels
-            probs = dict(zip(labels, smoothed.tolist()))
-            wprobs = dict(zip(labels, np.asarray(p, np.float64).tolist()))
             recent = track.times >= window_end - self.spec.window_seconds
             legs_seen = float(track.ok[recent][:, _LEG_JOINTS].any(axis=1).mean()) if recent.any() else 0.0
             view = "full" if legs_seen >= 0.5 else "upper"
-            if shown is None:
-                state = "unsure"
+            motion = window_motion(feats, self.spec)
+            extent = body_extent(track.xy[recent], track.ok[recent]) / math.hypot(*frame.size)
+            if motion < cfg.still_speed or extent < cfg.min_extent:
+                # nothing moves: the model is not asked, its smoothing neither fed nor reset
+                # (a pause is part of a dance); songs by the last tempo the dancer moved at
+                state = "still"
+                t2 = time.perf_counter()
+                last_bpm = float(np.median(self._bpm_history)) if self._bpm_history else float("nan")
+                uniform = np.full(len(labels), 1.0 / len(labels))
+                recs = tuple(recommend(uniform, last_bpm, self.catalog, cfg.top_k, labels, unsure=True))
             else:
-                state, style, confidence = "style", shown, float(probs[shown])
-            bpm = self._movement_bpm(track, t)
-            recs = tuple(recommend(smoothed, bpm, self.catalog, cfg.top_k, labels, unsure=state == "unsure"))
+                p, unsure, distance = self.model(feats)
+                t2 = time.perf_counter()
+                lat["classify"] = (t2 - t1) * 1e3
+                smoothed, shown = self.smoother.update(p, unsure)
+                probs = dict(zip(labels, smoothed.tolist()))
+                wprobs = dict(zip(labels, np.asarray(p, np.float64).tolist()))
+                if shown is None:
+                    state = "unsure"
+                else:
+                    state, style, confidence = "style", shown, float(probs[shown])
+                bpm = self._movement_bpm(track, t)
+                recs = tuple(recommend(smoothed, bpm, self.catalog, cfg.top_k, labels, unsure=state == "unsure"))
             lat["recommend"] = (time.perf_counter() - t2) * 1e3
         elif seen_recently and self._present_since is not None and \
                 t - self._present_since < self.spec.window_seconds + self.spec.latency_seconds:
             state = "warming_up"
         if state == "no_dancer":
             self.smoother.reset()
-        self.stats.per_update["features"].append(lat["features"])
+        self.stats.per_update["features"].add(lat["features"])
         if state in ("style", "unsure"):
-            self.stats.per_update["classify"].append(lat["classify"])
-            self.stats.per_update["recommend"].append(lat["recommend"])
+            self.stats.per_update["classify"].add(lat["classify"])
+        if state in ("style", "unsure", "still"):
+            self.stats.per_update["recommend"].add(lat["recommend"])
         self.stats.updates += 1
         self.stats.states[state] += 1
         if style is not None:
@@ -336,7 +459,7 @@ class Runtime:
                         probs=probs, window_probs=wprobs, unsure=bool(unsure), distance=distance,
                         valid=float(valid), view=view, movement_bpm=bpm, recommendations=recs,
                         latency_ms=lat, fps=self.fps, dropped=int(dropped),
-                        window_end=window_end if probs is not None else None)
+                        window_end=window_end if motion is not None else None, motion=motion, extent=extent)
         self.last_update = update
         return update
 
@@ -361,13 +484,9 @@ class Runtime:
         st = self.stats
         wall = (st.wall_end - st.wall_start) if st.wall_start and st.wall_end else 0.0
 
-        def pct(v: Sequence[float]) -> Optional[dict[str, float]]:
-            if not len(v):
-                return None
-            a = np.asarray(v, np.float64)
-            return {"mean": round(float(a.mean()), 3), "p50": round(float(np.percentile(a, 50)), 3),
-                    "p90": round(float(np.percentile(a, 90)), 3), "p99": round(float(np.percentile(a, 99)), 3),
-                    "n": int(len(a))}
+        def pct(v: StreamingStats) -> Optional[dict[str, float]]:
+            # percentiles within StreamingStats.REL_ERROR (0.5%) of numpy's; mean and n exact
+            return v.summary(3)
 
         decided = st.states["style"] + st.states["unsure"]
         last = self.last_update
@@ -375,7 +494,7 @@ class Runtime:
         return {
             "type": "summary", "schema": UPDATE_SCHEMA_VERSION, "source": source,
             "model": str(self.model.path), "labels": self.model.labels,
-            "frames": st.frames, "pose_runs": len(st.per_frame["pose"]), "frames_with_pose": st.frames_with_pose,
+            "frames": st.frames, "pose_runs": st.per_frame["pose"].count, "frames_with_pose": st.frames_with_pose,
             "pose_fraction": round(st.frames_with_pose / st.frames, 4) if st.frames else 0.0,
             "dropped": int(dropped), "wall_seconds": round(wall, 3),
             "fps": round(st.frames / wall, 2) if wall > 0 else None,

@@ -10,12 +10,14 @@ or none, never a half-written one under the requested name.
 from __future__ import annotations
 
 import os
-import tempfile
+import shutil
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
+from edge.core.errors import UserError
+from edge.core.files import readable_by_all, temp_file
 from edge.core.optional import require
 from edge.pose.base import PoseResult
 
@@ -27,7 +29,8 @@ POSE_EDGES: tuple[tuple[int, int], ...] = (
     (23, 25), (25, 27), (24, 26), (26, 28),  # legs
     (27, 29), (29, 31), (27, 31), (28, 30), (30, 32), (28, 32),  # feet
 )
-_STATE_TEXT = {"warming_up": "watching...", "no_dancer": "no dancer in view", "unsure": "unsure: not a style I know"}
+_STATE_TEXT = {"warming_up": "watching...", "no_dancer": "no dancer in view", "still": "still: no movement",
+               "unsure": "unsure: not a style I know"}
 #: Annotated frames are at least this many pixels on their short side.
 MIN_SIDE = 480
 _GREEN, _AMBER, _GREY, _WHITE = (80, 200, 80), (0, 170, 255), (160, 160, 160), (255, 255, 255)
@@ -103,6 +106,12 @@ def draw(image: np.ndarray, pose: Optional[PoseResult], update: Optional[dict[st
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov")
 
 
+#: Largest side of a video ``--save`` writes (8K is 7680).
+MAX_VIDEO_SIDE = 8192
+#: Free space under which a failed video is blamed on a full disk.
+LOW_SPACE_BYTES = 8 * 1024 * 1024
+
+
 def check_save_path(path: str | os.PathLike) -> Path:
     """Refuse a ``--save`` target that cannot work, before any frame is processed."""
     path = Path(path)
@@ -114,17 +123,24 @@ def check_save_path(path: str | os.PathLike) -> Path:
 
 
 class AnnotatedWriter:
-    """An MP4 writer that only ever leaves a complete file at ``path`` (temp file + rename)."""
+    """An MP4 writer that only ever leaves a complete file at ``path`` (temp file + rename).
+
+    OpenCV's writer fails silently (a full disk gives a truncated file and no error), so
+    :meth:`close` checks the result before the rename: the file must open, hold the frames
+    written, and the disk must not have run out; otherwise the temporary file is removed and
+    a one-line :class:`~edge.core.errors.UserError` says why.
+    """
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]):
         cv2 = require("cv2", "edge", "opencv-python-headless")
         self.path = check_save_path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-        fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in (".mp4", ".mov") else "MJPG"))
         self.size = (int(size[0]), int(size[1]))
-        self.fps = float(fps) if fps and fps > 0 else 30.0
+        if not (0 < self.size[0] <= MAX_VIDEO_SIDE and 0 < self.size[1] <= MAX_VIDEO_SIDE):
+            raise UserError(self.path, f"cannot write a {self.size[0]}x{self.size[1]} video",
+                            f"sizes up to {MAX_VIDEO_SIDE} pixels a side are supported")
+        self.tmp = temp_file(self.path, keep_suffix=True)
+        fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in (".mp4", ".mov") else "MJPG"))
+        self.fps = float(fps) if fps and 0 < fps <= 1000 else 30.0
         self.writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, self.size)
         if not self.writer.isOpened():
             self.tmp.unlink(missing_ok=True)
@@ -138,8 +154,40 @@ class AnnotatedWriter:
         self.writer.write(image)
         self.frames += 1
 
+    def discard(self) -> None:
+        """Stop without keeping anything (the run failed)."""
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+        self.tmp.unlink(missing_ok=True)
+
+    def _check(self) -> int:
+        """The frames in the finished file; raises when they are fewer than were written."""
+        cv2 = require("cv2", "edge", "opencv-python-headless")
+        size = self.tmp.stat().st_size if self.tmp.exists() else 0
+        cap = cv2.VideoCapture(str(self.tmp)) if size else None
+        try:
+            readable = cap is not None and cap.isOpened()
+            count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if readable else 0
+        finally:
+            if cap is not None:
+                cap.release()
+        if readable and count >= self.frames:
+            return count
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            free = -1
+        if 0 <= free < LOW_SPACE_BYTES:
+            raise UserError(self.path, f"no space left on the device ({free // 1024} KiB free; the video of "
+                            f"{self.frames} frames was not saved)", "free some space or --save to another disk")
+        raise UserError(self.path, f"the video could not be written ({count} of {self.frames} frames readable, "
+                        f"{size} bytes); nothing was saved", "check the disk, or try a .avi name")
+
     def close(self) -> Optional[Path]:
-        """Finish the file and move it into place; returns the path, or None if no frame."""
+        """Finish the file, check it and move it into place; returns the path, or None if
+        no frame was written. Raises :class:`~edge.core.errors.UserError` (and leaves
+        nothing at the path) when the file on disk is not the video that was written."""
         if self.writer is None:
             return self.path if self.path.exists() else None
         self.writer.release()
@@ -147,8 +195,14 @@ class AnnotatedWriter:
         if self.frames == 0:
             self.tmp.unlink(missing_ok=True)
             return None
-        os.chmod(self.tmp, 0o644)
-        os.replace(self.tmp, self.path)
+        try:
+            # a signal between OpenCV's write and the count can leave one frame uncounted
+            self.frames = self._check()
+            readable_by_all(self.tmp)
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
         return self.path
 
     def __enter__(self) -> "AnnotatedWriter":

@@ -9,14 +9,17 @@ Anything a user can fix is a :class:`RunError` with a one-line message.
 
 from __future__ import annotations
 
-import json
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import click
+
+from edge.core import jsonio
+from edge.core.errors import describe
 
 
 class RunError(Exception):
@@ -61,7 +64,8 @@ def format_update(u: dict[str, Any]) -> str:
         top = max(u["probs"], key=u["probs"].get) if u.get("probs") else "?"
         head += f"unsure (closest: {top})"
     else:
-        head += {"warming_up": "watching...", "no_dancer": "no dancer in view"}[u["state"]]
+        head += {"warming_up": "watching...", "no_dancer": "no dancer in view",
+                 "still": "still (no movement)"}.get(u["state"], u["state"])
     if u.get("view") == "upper":
         head += " [upper body]"
     if u.get("movement_bpm"):
@@ -164,6 +168,7 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
         last_json: Optional[dict[str, Any]] = None
         start_t: Optional[float] = None
         interrupted = False
+        stop_signal = None
         try:
             for frame in source:
                 if opts.max_frames is not None and runtime.stats.frames >= opts.max_frames:
@@ -174,7 +179,7 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
                 update = runtime.process(frame, dropped=source.dropped)
                 if update is not None:
                     last_json = update.to_json()
-                    emit(json.dumps(last_json) if opts.json_lines else format_update(last_json))
+                    emit(jsonio.dumps(last_json) if opts.json_lines else format_update(last_json))
                 if opts.save or window:
                     image = frame.image if frame.image is not None else blank_frame(frame.size)
                     shown = draw(image, runtime.last_pose, last_json, runtime.fps)
@@ -187,30 +192,40 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
                         writer.write(shown)
                     if window and not window(shown):
                         break
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP raised as Terminated
             interrupted = True
+            stop_signal = getattr(exc, "signum", signal.SIGINT)
         except SourceError as exc:
             log(f"edgerec: {exc}")
         summary = runtime.summary(source.description, source.dropped)
         summary["interrupted"] = interrupted
+        if stop_signal is not None:
+            summary["stopped_by"] = signal.Signals(stop_signal).name
         summary["pose_stage"] = getattr(pose, "name", "recorded")
         summary["pose_variant"] = opts.pose_variant if getattr(pose, "name", None) == "native" else None
         if runtime.stats.frames == 0:
             raise RunError(f"{source.description}: no frames were read; check the input")
     finally:
+        save_error: Optional[BaseException] = None
         if writer is not None:
-            saved = writer.close()
-            if saved is not None:
-                summary["saved"] = str(saved)
-                summary["saved_frames"] = writer.frames
+            try:
+                saved = writer.close()
+            except (ValueError, OSError) as exc:  # a full disk, a write OpenCV lost: nothing kept
+                save_error = exc
+            else:
+                if saved is not None:
+                    summary["saved"] = str(saved)
+                    summary["saved_frames"] = writer.frames
         source.close()
         if pose is not None:
             pose.close()
         model.close()
         if window:
             window(None)
+    if save_error is not None:
+        raise RunError(describe(save_error) or str(save_error))
     if opts.json_lines:
-        emit(json.dumps(summary))
+        emit(jsonio.dumps(summary))
     if not opts.quiet:
         for line in format_summary(summary):
             log(line)

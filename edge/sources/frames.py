@@ -334,17 +334,14 @@ class PoseFileSource(FrameSource):
 
     def __init__(self, path: str | os.PathLike, fps: Optional[float] = None,
                  image_size: Optional[tuple[int, int]] = None, with_video: bool = False):
-        from edge.sources.posefile import LANDMARK_SUFFIX, companion_video, read_sidecar, resolve_timing
+        from edge.sources.posefile import (LANDMARK_SUFFIX, companion_video, read_landmark_array, read_sidecar,
+                                           resolve_timing)
 
         self.path = Path(path)
-        if not self.path.is_file():
-            raise SourceError(f"{self.path}: landmark file not found; check the path")
-        try:
-            arr = np.load(self.path, allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - numpy raises many types for bad files
-            raise SourceError(f"{self.path}: not a readable .npy landmark file ({exc})") from exc
-        if arr.ndim != 3 or arr.shape[1:] != (33, 4):
-            raise SourceError(f"{self.path}: expected landmarks of shape (T, 33, 4), got {arr.shape}")
+        try:  # every check of the file (regular file, .npy header, shape, values) is the reader's
+            arr = read_landmark_array(self.path)
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
         video = companion_video(self.path) if self.path.name.endswith(LANDMARK_SUFFIX) else None
         self.video = video if with_video else None
         try:
@@ -353,7 +350,7 @@ class PoseFileSource(FrameSource):
                                              fix="pass --fps and --size WxH")
         except ValueError as exc:
             raise SourceError(str(exc)) from None
-        self.arr = arr.astype(np.float32)
+        self.arr = arr.astype(np.float32, copy=False)
         self.fps = float(fps)
         self.size: tuple[int, int] = (int(image_size[0]), int(image_size[1]))
         self.description = f"landmarks {self.path}"

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from edge.core.errors import UserError
 from edge.core.paths import DATA_ENV
 from edge.core.paths import data_root as edge_data_root
 from edge.sources.posefile import LANDMARK_SUFFIX, load_landmark_file
 from edge.core.schema import PoseSequence
 
 from . import aistpp, music2dance, openpose
+from .files import is_regular_file
 
 ENV_VAR = DATA_ENV
 
@@ -40,19 +42,24 @@ def _load_cmu(path: Path) -> PoseSequence:
     return load_cmu_bvh(path, label=_cmu_label(path))
 
 
+# Discovery keeps regular files only: a FIFO, device or socket named like a data file is
+# never a clip (opening a FIFO would block `data info` forever).
+
+
 def _find_m2d(root: Path) -> list[Path]:
-    hits = {p.parent for n in music2dance.SKELETON_NAMES for p in root.rglob(n)}
+    hits = {p.parent for n in music2dance.SKELETON_NAMES for p in root.rglob(n) if is_regular_file(p)}
     return sorted(hits)
 
 
 def _find_bvh(root: Path) -> list[Path]:
-    return sorted(set(root.rglob("*.bvh")) | set(root.rglob("*.bvh.gz")))
+    return sorted(p for p in set(root.rglob("*.bvh")) | set(root.rglob("*.bvh.gz")) if is_regular_file(p))
 
 
 def _find_aistpp(root: Path) -> list[Path]:
     return sorted(
         p for p in root.rglob("*.npy")
-        if not p.name.endswith(LANDMARK_SUFFIX)
+        if is_regular_file(p)
+        and not p.name.endswith(LANDMARK_SUFFIX)
         and not p.name.endswith("_world.npy")
         and aistpp.find_scaler(p) is not None
     )
@@ -67,11 +74,11 @@ def _is_realvideo(path: Path) -> bool:
 
 
 def _find_landmarks(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*" + LANDMARK_SUFFIX) if not _is_realvideo(p))
+    return sorted(p for p in root.rglob("*" + LANDMARK_SUFFIX) if not _is_realvideo(p) and is_regular_file(p))
 
 
 def _find_realvideo(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*" + LANDMARK_SUFFIX) if _is_realvideo(p))
+    return sorted(p for p in root.rglob("*" + LANDMARK_SUFFIX) if _is_realvideo(p) and is_regular_file(p))
 
 
 def _load_realvideo(path: Path) -> PoseSequence:
@@ -100,14 +107,14 @@ class Source:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("music2dance", "3D mocap + song (DANCE_<style>_<n>/skeletons.json.gz)", _find_m2d, music2dance.load_clip),
-    Source("cmu", "3D mocap BVH (label = folder name without 'cmu_')", _find_bvh, _load_cmu),
-    Source("aistpp", "2D COCO-17 keypoints (label = folder name)", _find_aistpp, aistpp.load_clip),
+    Source("music2dance", "3D mocap + song (DANCE_<C|R|W|T>_<n>/skeletons.json.gz)", _find_m2d, music2dance.load_clip),
+    Source("cmu", "3D mocap BVH (<folder>/<subject>_<take>.bvh[.gz]; label = folder name without 'cmu_')", _find_bvh, _load_cmu),
+    Source("aistpp", "2D COCO-17 keypoints (<genre>/<clip>.npy with kps_scaler.json in a folder above; label = folder name)", _find_aistpp, aistpp.load_clip),
     Source("openpose", "OpenPose BODY_25 JSON frames (<style>/<dancer>/json/, meta.json; label = style, "
            "group = dancer)", openpose.find_sequences, openpose.load_sequence),
     Source("realvideo", "real videos' MediaPipe landmark files (realvideo/<style>/; label = style folder)",
            _find_realvideo, _load_realvideo),
-    Source("mediapipe", "MediaPipe 33-landmark files (label = file stem)", _find_landmarks, load_landmark_file),
+    Source("mediapipe", "MediaPipe 33-landmark files (<name>_mediapipe33.npy; label = file stem)", _find_landmarks, load_landmark_file),
 )
 SOURCE_BY_NAME = {s.name: s for s in SOURCES}
 
@@ -121,17 +128,34 @@ class ClipRef:
 
 
 def discover(root: str | Path, sources: Optional[tuple[str, ...]] = None) -> list[ClipRef]:
-    """Every clip of every (or the named) source under ``root``, in a stable order."""
+    """Every clip of every (or the named) source under ``root``, in a stable order (regular
+    files only; an empty list when there are none: :func:`require_clips` says so)."""
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(
             f"{root}: data folder not found; pass --data or set {ENV_VAR} to the data folder"
         )
+    if not root.is_dir():
+        raise UserError(root, "is not a folder", f"pass --data or set {ENV_VAR} to the data folder")
     refs: list[ClipRef] = []
     for src in SOURCES:
         if sources is not None and src.name not in sources:
             continue
         refs.extend(ClipRef(src.name, p) for p in src.find(root))
+    return refs
+
+
+def layout_help() -> str:
+    """The layouts :func:`discover` recognises, in one line (for "no clips found")."""
+    return "expected one of: " + "; ".join(f"{s.name}: {s.description}" for s in SOURCES)
+
+
+def require_clips(root: str | Path, sources: Optional[tuple[str, ...]] = None) -> list[ClipRef]:
+    """:func:`discover`, but a folder with no clips is a :class:`UserError` naming the layouts."""
+    refs = discover(root, sources)
+    if not refs:
+        which = f" of {', '.join(sources)}" if sources else ""
+        raise UserError(root, f"no clips{which} found", layout_help())
     return refs
 
 

@@ -8,13 +8,15 @@ comes from a single dancer, so genre and dancer are confounded.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
+from edge.core.errors import UserError
 from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+
+from .files import is_regular_file, load_npy, numeric_array, read_json
 
 FPS = 30.0
 IMAGE_SIZE = (1920, 1080)
@@ -28,12 +30,17 @@ COCO_TO_MEDIAPIPE = (
 
 
 def find_scaler(path: Path) -> Optional[Path]:
-    """The ``kps_scaler.json`` in the file's folder or the nearest parent, if any."""
+    """The ``kps_scaler.json`` in the file's folder or the nearest parent, if any (regular
+    files only)."""
     for parent in path.parents:
         candidate = parent / SCALER_NAME
-        if candidate.exists():
+        if is_regular_file(candidate):
             return candidate
     return None
+
+
+_SCALER_FIX = f"{SCALER_NAME} must hold 'mean' and 'scale', two finite numbers each (x, y)"
+_ARRAY_FIX = "AIST++ keypoint files are (T, 34) float arrays saved with numpy.save"
 
 
 def load_clip(path: str | Path, label: Optional[str] = None) -> PoseSequence:
@@ -42,24 +49,25 @@ def load_clip(path: str | Path, label: Optional[str] = None) -> PoseSequence:
     scaler_path = find_scaler(path)
     if scaler_path is None:
         raise ValueError(f"{path}: no {SCALER_NAME} in its folder or above; it is needed to undo the scaling")
-    try:
-        scaler = json.loads(scaler_path.read_text())
-        mean = np.asarray(scaler["mean"], dtype=np.float64)
-        scale = np.asarray(scaler["scale"], dtype=np.float64)
-    except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"{scaler_path}: needs 'mean' and 'scale' of two values ({exc})") from exc
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001
-        raise ValueError(f"{path}: not a readable .npy file ({exc})") from exc
+    scaler = read_json(scaler_path, "AIST++ keypoint scaler", _SCALER_FIX)
+    if not isinstance(scaler, dict) or "mean" not in scaler or "scale" not in scaler:
+        raise UserError(scaler_path, "needs 'mean' and 'scale' of two values", _SCALER_FIX)
+    mean = numeric_array(scaler["mean"], scaler_path, "'mean'", _SCALER_FIX)
+    scale = numeric_array(scaler["scale"], scaler_path, "'scale'", _SCALER_FIX)
+    if mean.shape != (2,) or scale.shape != (2,) or not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+        raise UserError(scaler_path, f"needs 'mean' and 'scale' of two finite values, got shapes {mean.shape} and "
+                                     f"{scale.shape}", _SCALER_FIX)
+    arr = load_npy(path, "AIST++ keypoint file", _ARRAY_FIX)
     if arr.ndim != 2 or arr.shape[1] != 34 or len(arr) < 2:
         raise ValueError(f"{path}: expected COCO-17 keypoints of shape (T, 34), got {arr.shape}")
-    xy = arr.reshape(len(arr), 17, 2) * scale + mean
-    finite = np.isfinite(xy).all(axis=2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        xy = arr.reshape(len(arr), 17, 2).astype(np.float64) * scale + mean
+        # a keypoint is seen where it is finite and lands anywhere near the camera frame
+        finite = (np.isfinite(xy) & (np.abs(xy) < 1e7)).all(axis=2)
     points = np.zeros((len(arr), NUM_LANDMARKS, 3), dtype=np.float32)
     mask = np.zeros((len(arr), NUM_LANDMARKS), dtype=bool)
     for k, name in enumerate(COCO_TO_MEDIAPIPE):
-        points[:, LANDMARK[name], :2] = np.nan_to_num(xy[:, k])
+        points[:, LANDMARK[name], :2] = np.where(finite[:, k, None], xy[:, k], 0.0)
         mask[:, LANDMARK[name]] = finite[:, k]
     return PoseSequence(
         points=points,

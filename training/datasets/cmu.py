@@ -25,7 +25,6 @@ Conventions, checked against the real files (see ``tests/test_cmu.py``):
 
 from __future__ import annotations
 
-import gzip
 import re
 import warnings
 from dataclasses import dataclass
@@ -34,7 +33,10 @@ from typing import Optional, Union
 
 import numpy as np
 
+from edge.core.errors import UserError, reading
 from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+
+from .files import read_text
 
 PathLike = Union[str, Path]
 
@@ -112,18 +114,13 @@ class BvhMotion:
         return forward_kinematics(self, scale)
 
 
+_FIX = "check that it is a BVH motion-capture file (re-download it if it is damaged)"
+
+
 def _open_text(path: Path) -> str:
-    """The file's text, gunzipped when it is gzip (detected by magic bytes, not the name)."""
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise ValueError(f"{path}: corrupt gzip data ({exc})") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    """The file's text, gunzipped when it is gzip (detected by magic bytes, not the name);
+    only a regular file is opened, and corrupt or truncated gzip data is a one-line error."""
+    return read_text(path, "BVH file")
 
 
 def _parse_hierarchy(
@@ -233,6 +230,11 @@ def read_bvh(path: PathLike) -> BvhMotion:
     """
     path = Path(path)
     text = _open_text(path)
+    with reading(path, "BVH file", _FIX):
+        return _parse_bvh(path, text)
+
+
+def _parse_bvh(path: Path, text: str) -> BvhMotion:
     lines = text.splitlines()
     first = next((i for i, l in enumerate(lines) if l.strip()), None)
     if first is None or lines[first].strip().upper() != "HIERARCHY":
@@ -270,7 +272,11 @@ def read_bvh(path: PathLike) -> BvhMotion:
         n = len(line.split())
         if n != num_channels:
             raise ValueError(f"{path}: line {lineno}: {n} values, expected {num_channels} channels")
-    motion = _parse_floats(path, "\n".join(line for _, line in data)).reshape(num_frames, num_channels)
+    values = _parse_floats(path, "\n".join(line for _, line in data))
+    if values.size != num_frames * num_channels:
+        raise ValueError(f"{path}: MOTION has {values.size} values, expected {num_frames} frames of "
+                         f"{num_channels} channels")
+    motion = values.reshape(num_frames, num_channels)
     if not np.all(np.isfinite(motion)):
         raise ValueError(f"{path}: MOTION contains non-finite values")
 
@@ -381,6 +387,9 @@ def unit_scale(motion: BvhMotion) -> float:
     raise ValueError(f"{motion.path}: cannot tell the length unit (rest-pose height {h:.3g} units)")
 
 
+#: Largest joint position (metres) a clip may reach; beyond it the file is damaged.
+MAX_POSITION = 1e5
+
 _NAME_RE = re.compile(r"^(\d+)_(\d+)$")
 
 
@@ -408,9 +417,14 @@ def load_cmu_bvh(path: PathLike, label: str, scale: Optional[float] = None) -> P
     path = Path(path)
     subject, take = _clip_parts(path)
     motion = read_bvh(path)
+    if motion.num_frames < 2:
+        raise UserError(path, f"MOTION has {motion.num_frames} frame(s); a clip needs at least 2", _FIX)
     if scale is None:
         scale = unit_scale(motion)
-    joints = forward_kinematics(motion, scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        joints = forward_kinematics(motion, scale)
+    if not np.isfinite(joints).all() or np.abs(joints).max() > MAX_POSITION:
+        raise UserError(path, f"joint positions beyond {MAX_POSITION:g} m (values far too large for a skeleton)", _FIX)
 
     t = motion.num_frames
     points = np.zeros((t, NUM_LANDMARKS, 3), dtype=np.float32)

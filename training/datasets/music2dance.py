@@ -15,17 +15,22 @@ result against the music's own tempo.
 
 from __future__ import annotations
 
-import gzip
-import json
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from edge.core.errors import UserError
 from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, music2dance_style, uniform_times
+
+from .files import is_regular_file, numeric_array, read_json
 
 NOMINAL_FPS = 25.0
 #: A clip whose frames-per-span-second is below this is too sparse to be 25 fps.
 SPAN_RATE_LIMIT = 12.0
+#: Largest coordinate (centimetres) a skeleton may have; a larger one is a damaged file.
+MAX_COORDINATE = 1e6
 #: Music-to-Dance joint index -> MediaPipe landmark name. The two head markers sit on the
 #: sides of the head, so they stand in for the ears; 6/15 are hand markers (index finger).
 JOINT_MAP = {
@@ -37,11 +42,12 @@ JOINT_MAP = {
 }
 NUM_JOINTS = 23
 SKELETON_NAMES = ("skeletons.json.gz", "skeletons.json")
+_FIX = "re-download the clip's folder (Music-to-Dance: skeletons.json(.gz) with 'skeletons' and 'center')"
 
 
 def is_clip_dir(path: Path) -> bool:
-    """True for a folder that holds a Music-to-Dance skeleton file."""
-    return path.is_dir() and any((path / n).exists() for n in SKELETON_NAMES)
+    """True for a folder that holds a Music-to-Dance skeleton file (a regular file)."""
+    return path.is_dir() and any(is_regular_file(path / n) for n in SKELETON_NAMES)
 
 
 def label_for(folder: Path) -> str:
@@ -53,13 +59,21 @@ def label_for(folder: Path) -> str:
     )
 
 
-def _read_json(path: Path) -> dict:
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt") as fh:
-            return json.load(fh)
-    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not readable JSON ({exc})") from exc
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path`` (gzipped or not); one-line error naming it otherwise."""
+    data = read_json(path, what, _FIX)
+    if not isinstance(data, dict):
+        raise UserError(path, f"not a {what}: expected a JSON object, got {type(data).__name__}", _FIX)
+    return data
+
+
+def _position(cfg: dict[str, Any], key: str, path: Path) -> int:
+    """A non-negative whole frame number from config.json (0 when absent)."""
+    v = cfg.get(key, 0)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or v != int(v):
+        raise UserError(path, f"{key} must be a non-negative frame number, got {str(v)[:40]!r}",
+                        "fix or delete the clip's config.json")
+    return int(v)
 
 
 def frame_rate(length: int, span_frames: int) -> float:
@@ -76,25 +90,29 @@ def load_clip(folder: str | Path) -> PoseSequence:
     skel_path = next((folder / n for n in SKELETON_NAMES if (folder / n).exists()), None)
     if skel_path is None:
         raise ValueError(f"{folder}: no skeletons.json(.gz) in this folder")
-    data = _read_json(skel_path)
-    try:
-        skel = np.asarray(data["skeletons"], dtype=np.float64)
-        center = np.asarray(data["center"], dtype=np.float64)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ValueError(f"{skel_path}: needs 'skeletons' (T,23,3) and 'center' (T,3) ({exc})") from exc
+    data = _read_json(skel_path, "Music-to-Dance skeleton file")
+    missing = [k for k in ("skeletons", "center") if k not in data]
+    if missing:
+        raise UserError(skel_path, f"needs 'skeletons' (T,23,3) and 'center' (T,3); no {' or '.join(map(repr, missing))}",
+                        _FIX)
+    skel = numeric_array(data["skeletons"], skel_path, "'skeletons'", _FIX)
+    center = numeric_array(data["center"], skel_path, "'center'", _FIX)
     if skel.ndim != 3 or skel.shape[1:] != (NUM_JOINTS, 3) or center.shape != (len(skel), 3):
         raise ValueError(
             f"{skel_path}: expected skeletons (T,23,3) and center (T,3), got {skel.shape} and {center.shape}"
         )
-    if len(skel) < 2 or not np.isfinite(skel).all():
+    if len(skel) < 2 or not np.isfinite(skel).all() or not np.isfinite(center).all():
         raise ValueError(f"{skel_path}: fewer than 2 frames or non-finite coordinates")
+    if np.abs(skel).max() > MAX_COORDINATE or np.abs(center).max() > MAX_COORDINATE:
+        raise UserError(skel_path, f"coordinates beyond {MAX_COORDINATE:g} cm: not a human skeleton", _FIX)
     config_path = folder / "config.json"
     span = 0
     offset = 0.0
     if config_path.exists():
-        cfg = _read_json(config_path)
-        span = int(cfg.get("end_position", 0)) - int(cfg.get("start_position", 0))
-        offset = int(cfg.get("start_position", 0)) / NOMINAL_FPS
+        cfg = _read_json(config_path, "Music-to-Dance config.json")
+        start = _position(cfg, "start_position", config_path)
+        span = _position(cfg, "end_position", config_path) - start
+        offset = start / NOMINAL_FPS
     fps = frame_rate(len(skel), span)
     world = (skel + center[:, None, :]) / 100.0  # centimetres -> metres
     points = np.zeros((len(skel), NUM_LANDMARKS, 3), dtype=np.float32)
@@ -102,7 +120,7 @@ def load_clip(folder: str | Path) -> PoseSequence:
     for src, name in JOINT_MAP.items():
         points[:, LANDMARK[name]] = world[:, src]
         mask[:, LANDMARK[name]] = True
-    audio = next((p for p in sorted(folder.glob("audio.*"))), None)
+    audio = next((p for p in sorted(folder.glob("audio.*")) if is_regular_file(p)), None)
     return PoseSequence(
         points=points,
         mask=mask,

@@ -11,13 +11,16 @@ so a bystander cannot steal the track for a frame.
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
+from edge.core.errors import UserError
 from edge.core.schema import LANDMARK, NUM_LANDMARKS, PoseSequence, uniform_times
+
+from .files import is_regular_file, numeric_array, read_json
 
 META_NAME = "meta.json"
 #: BODY_25 index -> MediaPipe landmark name (neck, mid hip and the small toes have none).
@@ -31,47 +34,74 @@ BODY25_TO_MEDIAPIPE: dict[int, str] = {
 #: Keypoints OpenPose reports below this confidence are treated as not seen (its own
 #: renderer draws from 0.05; a little higher drops the flickering guesses).
 CONFIDENCE_THRESHOLD = 0.1
+#: Largest frame rate and image side meta.json may give (larger: a damaged file).
+MAX_FPS = 100_000.0
+MAX_SIDE = 1_000_000
+_META_FIX = "write the video's frame rate and size there"
+_FRAME_FIX = 'expected {"people": [{"pose_keypoints_2d": [x, y, c] * 25}]}'
 
 
 def frame_files(folder: Path) -> list[Path]:
     """The per-frame JSON files of one sequence folder, in frame order."""
     files = sorted(folder.glob("*.json"))
-    return [f for f in files if f.name != META_NAME]
+    return [f for f in files if f.name != META_NAME and is_regular_file(f)]
 
 
 def find_sequences(root: Path) -> list[Path]:
-    """Sequence folders (those with a ``meta.json`` and a ``json/`` folder of frames) under ``root``."""
+    """Sequence folders (those with a ``meta.json`` regular file and a ``json/`` folder of
+    frames) under ``root``."""
     return sorted(m.parent for m in Path(root).rglob(META_NAME)
-                  if (m.parent / "json").is_dir())
+                  if is_regular_file(m) and (m.parent / "json").is_dir())
+
+
+def _meta_number(meta: dict, key: str, path: Path, integer: bool, limit: float) -> float:
+    v = meta.get(key)
+    if isinstance(v, str):  # "30" is accepted, as float() always did
+        try:
+            v = float(v)
+        except ValueError:
+            pass
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise UserError(path, f"needs numeric 'fps', 'width' and 'height' ({key}: {str(v)[:40]!r})", _META_FIX)
+    if not 0 < v <= limit or (integer and v != int(v)):
+        raise UserError(path, f"{key} must be a positive {'whole ' if integer else ''}number up to {limit:g}, "
+                              f"got {v!r}", _META_FIX)
+    return int(v) if integer else float(v)
 
 
 def _read_meta(folder: Path) -> dict:
     path = folder / META_NAME
-    try:
-        meta = json.loads(path.read_text())
-        fps, width, height = float(meta["fps"]), int(meta["width"]), int(meta["height"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: needs numeric 'fps', 'width' and 'height' ({exc}); "
-                         "write the video's frame rate and size there") from exc
-    if not (fps > 0 and width > 0 and height > 0):
-        raise ValueError(f"{path}: fps, width and height must be positive")
+    meta = read_json(path, "OpenPose meta.json", _META_FIX)
+    if not isinstance(meta, dict):
+        raise UserError(path, f"needs numeric 'fps', 'width' and 'height' (a JSON object, not "
+                              f"{type(meta).__name__})", _META_FIX)
+    fps = _meta_number(meta, "fps", path, False, MAX_FPS)
+    width = int(_meta_number(meta, "width", path, True, MAX_SIDE))
+    height = int(_meta_number(meta, "height", path, True, MAX_SIDE))
     return {**meta, "fps": fps, "width": width, "height": height}
 
 
 def _people(path: Path) -> list[np.ndarray]:
     try:
-        data = json.loads(path.read_text())
-        people = data["people"]
-        out = []
-        for person in people:
-            kp = np.asarray(person["pose_keypoints_2d"], dtype=np.float64)
-            if kp.size != 75:
-                raise ValueError(f"{kp.size} values, BODY_25 has 75")
-            out.append(kp.reshape(25, 3))
-        return out
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise ValueError(f"{path}: not an OpenPose BODY_25 frame ({exc}); expected "
-                         '{"people": [{"pose_keypoints_2d": [x, y, c] * 25}]}') from exc
+        data = read_json(path, "OpenPose frame", _FRAME_FIX)
+    except UserError as exc:
+        raise UserError(path, f"not an OpenPose BODY_25 frame ({exc.problem})", _FRAME_FIX) from None
+    people = data.get("people") if isinstance(data, dict) else None
+    if not isinstance(people, list):
+        raise UserError(path, "not an OpenPose BODY_25 frame (no \"people\" list)", _FRAME_FIX)
+    out = []
+    for i, person in enumerate(people):
+        if not isinstance(person, dict) or "pose_keypoints_2d" not in person:
+            raise UserError(path, f"not an OpenPose BODY_25 frame (person {i} has no pose_keypoints_2d)", _FRAME_FIX)
+        kp = numeric_array(person["pose_keypoints_2d"], path, f"person {i}'s pose_keypoints_2d", _FRAME_FIX)
+        if kp.size != 75:
+            raise UserError(path, f"not an OpenPose BODY_25 frame (person {i}: {kp.size} values, BODY_25 has 75)",
+                            _FRAME_FIX)
+        kp = kp.reshape(25, 3)
+        with np.errstate(invalid="ignore"):
+            seen = np.isfinite(kp).all(axis=1) & (np.abs(kp[:, :2]) < 1e7).all(axis=1)
+        out.append(np.where(seen[:, None], kp, 0.0))  # non-finite or absurd: not found (0, 0, 0)
+    return out
 
 
 def _pick(people: list[np.ndarray], previous: Optional[np.ndarray]) -> Optional[np.ndarray]:

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Optional
 import numpy as np
 
 from edge.classify.formats import format_named
+from edge.classify.integrity import verify_weights
 from edge.classify.metadata import export_info, read_sidecar, sidecar_path
 
 #: Output names of an edgerec export, in the order they are recorded in the card.
@@ -105,6 +106,7 @@ class Backend(ABC):
             raise ValueError(f"{self.path}: no edgerec model card inside it or beside it "
                              f"({sidecar_path(self.path).name}); convert it with `edgerec convert`")
         try:
+            self.weights_verified = verify_weights(self.path, self.card)
             self._check()
         except ValueError:
             self.close()

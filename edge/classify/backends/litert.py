@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from edge.core.optional import MissingDependency, require
+from edge.core.stdio import drop_native_lines
 from edge.classify.backends.base import Backend, TensorSpec, dequantise, quantise
 from edge.classify.metadata import CARD_KEY, TFLiteFile, parse_card
 
@@ -56,8 +57,9 @@ class LiteRTBackend(Backend):
                              "which LiteRT cannot run without TensorFlow; convert with builtin ops only")
         module = interpreter_module()
         try:
-            self._interp = module.Interpreter(model_content=data, num_threads=self.threads)
-            self._interp.allocate_tensors()
+            with drop_native_lines():
+                self._interp = module.Interpreter(model_content=data, num_threads=self.threads)
+                self._interp.allocate_tensors()
         except Exception as exc:  # noqa: BLE001 - the runtime raises RuntimeError/ValueError
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"{self.path}: LiteRT cannot load it: {first[:200]}") from exc

@@ -15,7 +15,7 @@ import numpy as np
 
 from edge.core.optional import require
 from edge.classify.backends.base import Backend, TensorSpec, dequantise, quantise
-from edge.classify.metadata import CARD_KEY, looks_like, onnx_session, parse_card, sniff
+from edge.classify.metadata import looks_like, onnx_session, read_onnx_card, sniff
 
 _DTYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
            "tensor(float16)": "float16", "tensor(double)": "float64"}
@@ -65,8 +65,7 @@ class OnnxRuntimeBackend(Backend):
         if len(inputs) != 1:
             raise ValueError(f"{self.path}: expected one input tensor, the file has {len(inputs)}")
         i = inputs[0]
-        self._meta_raw = self._session.get_modelmeta().custom_metadata_map.get(CARD_KEY)
-        card = None if self._meta_raw is None else parse_card(self._meta_raw, f"{self.path} (embedded card)")
+        card = read_onnx_card(self.path, self._session)  # damaged (non-UTF-8) metadata is one line naming the file
         qin = self._recorded_quantisation(card, "inputs", 0)
         self.input = TensorSpec(i.name, i.name, tuple(_dim(d) for d in i.shape), _DTYPES.get(i.type, i.type), *qin)
         self.outputs = {}

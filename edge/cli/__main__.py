@@ -1,0 +1,7 @@
+"""``python -m edge.cli``: the same as the ``edgerec`` command."""
+
+import sys
+
+from edge.cli import main
+
+sys.exit(main())

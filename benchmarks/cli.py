@@ -212,7 +212,7 @@ def render_cmd(report: Path) -> None:
               show_default=True, help="folder for report.md / report.json (and the soak's files)")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="shared data folder (default: $EDGEREC_DATA or ../shared/data)")
-@click.option("--fuzz-examples", type=click.IntRange(0, 1_000_000), default=200, show_default=True,
+@click.option("--fuzz-examples", type=click.IntRange(0, 1_000_000), default=1000, show_default=True,
               help="Hypothesis examples per fuzz target (0: skip the suites)")
 @click.option("--soak-frames", type=click.IntRange(0, 100_000_000), default=300_000, show_default=True,
               help="frames replayed by the soak (0: skip it)")

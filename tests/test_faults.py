@@ -296,3 +296,16 @@ def test_expected_failures_are_one_line_and_bugs_say_so(monkeypatch, tmp_path):
 def test_numbers_that_would_hang_or_overflow_are_refused(args, fragment):
     res = CliRunner().invoke(main, ["run", "--poses", "x.npy", *args, "-q"])
     assert res.exit_code == 2 and fragment in res.output, res.output
+
+
+def test_quiet_means_quiet(data_root):
+    """-q: no LiteRT "Created TensorFlow Lite XNNPACK delegate" line, no OpenCV/FFmpeg chatter."""
+    from edge.pose import POSE_STAGES
+
+    video = data_root / "videos" / "macarena.mp4"
+    args = ["--video", str(video)] if POSE_STAGES["native"].available() and video.is_file() else \
+        ["--poses", str(data_root / "videos" / "macarena_mediapipe33.npy")]
+    res = subprocess.run([sys.executable, "-m", "edge.cli", "run", *args, "--max-frames", "30", "--json", "-q",
+                          "--no-dataset-songs"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stderr == "", res.stderr

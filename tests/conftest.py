@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Tests never read or write the user's own style pack (~/.config/edgerec/styles.json): the
+# default pack of every test, and of every command a test runs, is a path that does not exist.
+os.environ["EDGEREC_STYLES"] = str(Path(tempfile.mkdtemp(prefix="edgerec-test-styles-")) / "styles.json")
 
 
 def real_data_root() -> Path:

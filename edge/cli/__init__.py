@@ -77,11 +77,13 @@ def main(debug: bool) -> None:
 from edge.cli.catalog import catalog as _catalog  # noqa: E402  (light device commands)
 from edge.cli.pose import pose_group as _pose  # noqa: E402
 from edge.cli.run import demo as _demo, run as _run  # noqa: E402
+from edge.cli.styles import styles as _styles  # noqa: E402
 
 main.add_command(_catalog)
 main.add_command(_run)
 main.add_command(_demo)
 main.add_command(_pose)
+main.add_command(_styles)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -68,6 +68,10 @@ def _run_options(f: Callable) -> Callable:
         click.option("--duration", type=types.DURATION, default=None,
                      help="stop after this many seconds of input"),
         click.option("--no-smooth", is_flag=True, help="no One Euro smoothing of the landmarks"),
+        click.option("--styles", type=click.Path(dir_okay=False), default=None,
+                     help="a style pack of your own styles (default: ~/.config/edgerec/styles.json when it exists)"),
+        click.option("--only-my-styles", is_flag=True, help="recognise only the pack's styles, not the model's"),
+        click.option("--no-styles", is_flag=True, help="do not use the default style pack"),
         click.option("--quiet", "-q", is_flag=True, help="no messages on stderr"),
     ]
     for o in reversed(opts):
@@ -97,8 +101,8 @@ def _execute(opts: RunOptions) -> None:
 @click.option("--realtime", is_flag=True, help="read a video file at its own speed, dropping frames like a camera")
 @_run_options
 def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_songs, pose, pose_variant, threads,
-        pose_every, every,
-        top, json_lines, save, show, max_frames, duration, no_smooth, quiet) -> None:
+        pose_every, every, top, json_lines, save, show, max_frames, duration, no_smooth, styles, only_my_styles,
+        no_styles, quiet) -> None:
     """Recognise the dance style live and recommend music that fits the movement.
 
     Give one input: --camera [INDEX], --video PATH_OR_URL or --poses FILE.
@@ -108,7 +112,7 @@ def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_so
                         pose_every=pose_every,
                         every=every, top=top, json_lines=json_lines, save=save, show=show, max_frames=max_frames,
                         duration=duration, realtime=realtime, smooth=not no_smooth, fps=fps, size=size,
-                        quiet=quiet))
+                        quiet=quiet, styles=styles, only_my_styles=only_my_styles, no_styles=no_styles))
 
 
 @click.command("demo")
@@ -117,8 +121,7 @@ def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_so
               help="the video to use when there is no camera (default: a shared-data sample)")
 @_run_options
 def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, pose_variant, threads, pose_every, every, top,
-         json_lines, save,
-         show, max_frames, duration, no_smooth, quiet) -> None:
+         json_lines, save, show, max_frames, duration, no_smooth, styles, only_my_styles, no_styles, quiet) -> None:
     """The whole pipeline on the camera, or on a sample video when there is none."""
     from edge.sources import camera_available  # looked up here, so tests can stand in for a camera
 
@@ -143,6 +146,7 @@ def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, pose_variant
                         pose_every=pose_every,
                         every=every, top=top, json_lines=json_lines, save=save, show=show,
                         max_frames=max_frames, duration=duration,
-                        smooth=not no_smooth, quiet=quiet))
+                        smooth=not no_smooth, quiet=quiet, styles=styles, only_my_styles=only_my_styles,
+                        no_styles=no_styles))
 
 

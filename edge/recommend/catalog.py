@@ -12,7 +12,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from edge.core import jsonio
 from edge.core.assets import default_catalog_path
@@ -248,3 +248,16 @@ def merge_catalogs(*catalogs: Catalog) -> Catalog:
                 s = replace(s, path=str(s.resolve(cat.path)))
             songs.append(s)
     return Catalog(songs=tuple(songs), path=catalogs[0].path if catalogs else None)
+
+
+def with_style_links(catalog: Catalog, links: Sequence[tuple[str, Sequence[str], Sequence[str]]]) -> Catalog:
+    """``catalog`` with user styles linked to its music: for each ``(style, tags, song_ids)``,
+    a song whose style (or a style it has weight for) is one of ``tags``, or whose id is in
+    ``song_ids``, also counts as ``style``, so recommendations follow a taught style."""
+    songs = []
+    for song in catalog.songs:
+        own = ({song.style.lower()} if song.style else set()) | {k.lower() for k, w in song.embedding.items() if w > 0}
+        extra = {style: 1.0 for style, tags, ids in links
+                 if song.id in ids or own & {t.lower() for t in tags}}
+        songs.append(replace(song, embedding={**song.embedding, **extra}) if extra else song)
+    return Catalog(songs=tuple(songs), path=catalog.path)

@@ -48,7 +48,7 @@ import numpy as np
 from edge.classify.model import StyleModel
 from edge.features.motion import BODY_JOINTS, FeatureSpec, Track, body_points, window_features
 from edge.pose.base import PoseEstimator, PoseResult
-from edge.recommend.catalog import Catalog
+from edge.recommend.catalog import Catalog, with_style_links
 from edge.recommend.rank import Recommendation, movement_tempo, recommend
 from edge.runtime.smoothing import OneEuroFilter, StyleSmoother
 from edge.runtime.stats import StreamingStats
@@ -256,7 +256,9 @@ class Runtime:
     def __init__(self, model: StyleModel, catalog: Catalog, pose: Optional[PoseEstimator] = None,
                  config: RuntimeConfig = RuntimeConfig()):
         self.model = model
-        self.catalog = catalog
+        # a model with user styles (edge.classify.packs) links them to the catalogue's songs
+        links = getattr(model, "style_links", None)
+        self.catalog = with_style_links(catalog, links) if links else catalog
         self.pose = pose
         self.config = config
         self.spec = model.spec

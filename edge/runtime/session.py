@@ -52,6 +52,40 @@ class RunOptions:
     fps: Optional[float] = None
     size: Optional[tuple[int, int]] = None
     quiet: bool = False
+    #: A style pack (``edgerec styles``); None: the default pack when there is one.
+    styles: Optional[str] = None
+    only_my_styles: bool = False
+    #: Do not use the default style pack.
+    no_styles: bool = False
+
+
+def with_styles(model: Any, opts: RunOptions, log: Callable[[str], None]) -> Any:
+    """``model`` with the user's style pack: ``opts.styles``, else the default pack when it
+    exists. A pack given explicitly must match the model (a one-line error names both); the
+    default pack of another model is skipped with a note."""
+    from edge.classify.packs import PackedStyleModel, default_pack_path, load_pack
+
+    if opts.no_styles:
+        if opts.only_my_styles:
+            raise ValueError("--only-my-styles needs a style pack; leave out --no-styles")
+        return model
+    path = Path(opts.styles) if opts.styles else default_pack_path()
+    if opts.styles is None and getattr(model, "calibration", None) is None and not opts.only_my_styles:
+        return model  # a model without an embedding cannot hold taught styles; nothing to add
+    if opts.styles is None and not path.exists():
+        if opts.only_my_styles:
+            raise ValueError(f"{path}: no style pack yet; teach a style with `edgerec styles add NAME --video CLIP`")
+        return model
+    pack = load_pack(path)
+    if opts.styles is None and not opts.only_my_styles:
+        from edge.classify.packs import model_ref
+
+        if pack.model.fingerprint != model_ref(model).fingerprint:
+            log(f"note: the style pack {path} was made with another model ({pack.model.name}); not used")
+            return model
+        if not pack.styles:
+            return model
+    return PackedStyleModel(model, pack, only_pack=opts.only_my_styles)
 
 
 def format_update(u: dict[str, Any]) -> str:
@@ -130,6 +164,11 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
     try:
         model = StyleModel(opts.model or default_model_path(), threads=opts.threads)
     except (ModelError, FileNotFoundError) as exc:
+        raise RunError(str(exc)) from None
+    try:
+        model = with_styles(model, opts, log)
+    except ValueError as exc:
+        model.close()
         raise RunError(str(exc)) from None
     try:
         catalog = runtime_catalog(Path(opts.catalog) if opts.catalog else None, opts.dataset_songs,

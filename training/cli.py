@@ -305,5 +305,34 @@ def crossval(data_dir: Optional[Path], out_dir: Path, archs: str, folds: int, se
     click.echo(f"wrote {path}")
 
 
+@click.command("fewshot")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data folder (default: $EDGEREC_DATA or ../shared/data).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/fewshot"), show_default=True,
+              help="Folder for report.md, report.json and accuracy_vs_k.png.")
+@click.option("--draws", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="Random draws of the example clips per k.")
+@click.option("--seed", default=0, show_default=True)
+def fewshot(data_dir: Optional[Path], out_dir: Path, draws: int, seed: int) -> None:
+    """Styles taught from k = 1, 2, 3, 5 real clips (style packs), scored as `edgerec run` shows them."""
+    from training.fewshot import run_fewshot
+    from training.fewshot_report import realvideo_reference, write
+
+    command = f"edgerec fewshot --draws {draws} --seed {seed}"
+    if data_dir is not None:
+        command += f" --data {data_dir}"
+    if out_dir != Path("reports/fewshot"):
+        command += f" --out {out_dir}"
+    try:
+        result = run_fewshot(data_dir or data_root(), draws=draws, seed=seed, progress=True)
+        result["command"] = command
+        result["realvideo_reference"] = realvideo_reference()
+        path = write(result, out_dir)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        _fail(exc)
+    click.echo(f"wrote {path} ({result['seconds']:.0f} s)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(train())

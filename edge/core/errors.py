@@ -19,6 +19,11 @@ from typing import Iterator, Optional
 BUG_EXIT = 70
 
 
+class Expected(Exception):
+    """Mixin for a package's own exception classes whose message already is the one line
+    ``WHAT: problem; fix`` (e.g. :class:`edge.sources.frames.SourceError`)."""
+
+
 class UserError(ValueError):
     """An expected failure: ``what`` failed (usually a path), ``problem`` says how, ``fix``
     what to do. A ``ValueError``, so callers that catch those keep working."""
@@ -53,7 +58,7 @@ def describe(exc: BaseException) -> Optional[str]:
     """The one-line ``WHAT: problem; fix`` for an expected failure, or ``None`` for a bug."""
     from edge.core.optional import MissingDependency
 
-    if isinstance(exc, (UserError, MissingDependency)):
+    if isinstance(exc, (UserError, MissingDependency, Expected)):
         return _first_line(str(exc))
     if isinstance(exc, UnicodeDecodeError):
         return f"the input is not UTF-8 text ({exc.reason} at byte {exc.start}); check that it is the file expected"

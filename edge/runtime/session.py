@@ -19,10 +19,10 @@ from typing import Any, Callable, Optional
 import click
 
 from edge.core import jsonio
-from edge.core.errors import describe
+from edge.core.errors import Expected, describe
 
 
-class RunError(Exception):
+class RunError(Expected):
     """A one-line, user-facing failure of a run."""
 
 

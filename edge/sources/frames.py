@@ -29,13 +29,14 @@ from typing import Any, Iterator, Optional
 import numpy as np
 
 from edge.core.optional import require
+from edge.core.errors import Expected
 from edge.core.schema import PoseResult
 
 #: URL schemes read as live streams (newest frame wins); http(s) is read like a file.
 LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://", "srt://")
 
 
-class SourceError(RuntimeError):
+class SourceError(RuntimeError, Expected):
     """A source cannot be opened or read; the message is one line naming the fix."""
 
 

@@ -226,6 +226,22 @@ def cases(data: Path) -> list[Case]:
     out.append(Case("dataset folder", "empty folder", ("data", "info", "{tmp}/data"), _folder("data")))
     out.append(Case("dataset folder", "a FIFO among the clips", ("data", "info", "{tmp}/data"),
                     lambda d: ((d / "data" / "aistpp").mkdir(parents=True), os.mkfifo(d / "data" / "aistpp" / "x.npy"))))
+    bachata = data / "realvideo" / "bachata"
+    teach = [a for c in ("basic__basic", "bodywaves__bodywaves", "footwork__basic_footwork")
+             for a in ("--poses", str(bachata / f"{c}_mediapipe33.npy"))]
+    for name, content in {"empty": b"", "not JSON": b"{not json", "a pickle": b"\x80\x04\x95\x00",
+                          "another format": b'{"format": "edgerec-catalog", "version": 1}',
+                          "NaN in a mean": b'{"format": "edgerec-style-pack", "version": 1, "model": {"fingerprint": '
+                          b'"x", "name": "m", "labels": [], "embedding_dim": 2, "feature_version": 2}, "styles": '
+                          b'[{"name": "a", "mean": [NaN, 1], "windows": 3}]}',
+                          "another model": b'{"format": "edgerec-style-pack", "version": 1, "model": {"fingerprint": '
+                          b'"0000", "name": "other.tflite", "labels": [], "embedding_dim": 64, "feature_version": 2},'
+                          b' "styles": []}'}.items():
+        out.append(Case("style pack", name, (*run, "--poses", poses, "--styles", "{tmp}/p.json"),
+                        _write("p.json", content)))
+    out.append(Case("style pack", "a style from /dev/zero", ("styles", "add", "x", "--poses", "/dev/zero", "--pack",
+                                                             "{tmp}/p.json")))
+    out.append(Case("style pack", "a bad style name", ("styles", "add", "a/b", *teach, "--pack", "{tmp}/p.json")))
     out.append(Case("pose models", "a wheel that is not a zip", ("pose", "fetch", "--wheel", "{tmp}/w.whl", "--dest",
                                                                   "{tmp}/pose"), _write("w.whl", b"not a zip")))
     out.append(Case("camera", "picamera2 not installed", (*run, "--camera", "picamera2", "--max-frames", "1")))
@@ -256,6 +272,9 @@ def cases(data: Path) -> list[Case]:
                         ("catalog", "build", "{tmp}/music", "--out", "{tmp}/cat.json", "--no-progress"),
                         lambda d: _audio_folder(d, 150, 10.0), artefact="{tmp}/cat.json", signal=sig,
                         signal_after=1.5))
+        out.append(Case("signals", f"{name} during styles add",
+                        ("styles", "add", "mine", *(teach * 4), "--pack", "{tmp}/styles.json", "-q"),
+                        artefact="{tmp}/styles.json", signal=sig, signal_after=1.5))
     return out
 
 
@@ -274,6 +293,11 @@ def _artefact_ok(path: Path) -> Optional[bool]:
             ok = cap.isOpened() and cap.read()[0]
             cap.release()
             return bool(ok)
+        if path.name == "styles.json":
+            from edge.classify.packs import load_pack
+
+            load_pack(path)
+            return True
         if path.suffix == ".json":
             from edge.recommend.catalog import load_catalog
 

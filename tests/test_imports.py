@@ -35,7 +35,7 @@ def test_edge_and_cli_help_load_no_tensorflow():
     heavy = _probe([["--help"], ["data", "--help"], ["train", "--help"], ["evaluate", "--help"],
                     ["crossval", "--help"], ["convert", "--help"], ["run", "--help"], ["demo", "--help"],
                     ["pose", "--help"], ["pose", "info"], ["bench", "--help"], ["styles", "--help"],
-                    ["styles", "add", "--help"], ["styles", "list"]])
+                    ["styles", "add", "--help"], ["styles", "list"], ["fewshot", "--help"]])
     assert heavy == "", f"heavy modules imported: {heavy}"
 
 

@@ -314,18 +314,27 @@ def crossval(data_dir: Optional[Path], out_dir: Path, archs: str, folds: int, se
 @click.option("--draws", default=20, show_default=True, type=click.IntRange(1, 1000),
               help="Random draws of the example clips per k.")
 @click.option("--seed", default=0, show_default=True)
-def fewshot(data_dir: Optional[Path], out_dir: Path, draws: int, seed: int) -> None:
+@click.option("--fold-models/--no-fold-models", default=True, show_default=True,
+              help="Also train one edge model per salsa dancer without that dancer and without out-of-set clips "
+                   "(TensorFlow, a few minutes) and measure on those too.")
+@click.option("--quick", is_flag=True, help="Small fold-model training for a smoke run (not for reporting).")
+def fewshot(data_dir: Optional[Path], out_dir: Path, draws: int, seed: int, fold_models: bool, quick: bool) -> None:
     """Styles taught from k = 1, 2, 3, 5 real clips (style packs), scored as `edgerec run` shows them."""
     from training.fewshot import run_fewshot
     from training.fewshot_report import realvideo_reference, write
 
+    if fold_models:
+        quiet_tensorflow()
     command = f"edgerec fewshot --draws {draws} --seed {seed}"
+    command += "" if fold_models else " --no-fold-models"
+    command += " --quick" if quick and fold_models else ""
     if data_dir is not None:
         command += f" --data {data_dir}"
     if out_dir != Path("reports/fewshot"):
         command += f" --out {out_dir}"
     try:
-        result = run_fewshot(data_dir or data_root(), draws=draws, seed=seed, progress=True)
+        result = run_fewshot(data_dir or data_root(), draws=draws, seed=seed, progress=True,
+                             fold_models=fold_models, quick=quick)
         result["command"] = command
         result["realvideo_reference"] = realvideo_reference()
         path = write(result, out_dir)

@@ -500,10 +500,11 @@ def write_report(out: Path, data: Path, command: str, examples: int = 200, soak_
                  progress: Callable[[str], None] = lambda m: None) -> Path:
     """Run everything and write ``out/report.md`` and ``out/report.json`` atomically."""
     t0 = time.monotonic()
+    commit = _commit()  # before this run rewrites the committed report files
     results = run_cases(cases(data), data, progress)
     suites = run_suites(examples, progress) if examples > 0 else None
     soak = run_soak(out, data, soak_frames, progress) if soak_frames > 0 else None
-    doc = {"command": command, "machine": _machine(), "commit": _commit(), "seconds": time.monotonic() - t0,
+    doc = {"command": command, "machine": _machine(), "commit": commit, "seconds": time.monotonic() - t0,
            "summary": summarise(results), "cases": [r.to_json() for r in results], "suites": suites, "soak": soak}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "report.json", jsonio.dumps(doc, indent=1) + "\n")

@@ -470,37 +470,21 @@ def render(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _commit() -> str:
-    """The short commit, with ``+dirty`` when tracked files differ from it."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return head + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def _machine() -> str:
     import platform
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}"
+    from benchmarks.env import available_cores, cpu_model
+
+    return f"{cpu_model()}, {len(available_cores())} cores, Python {platform.python_version()}"
 
 
 def write_report(out: Path, data: Path, command: str, examples: int = 200, soak_frames: int = 0,
                  progress: Callable[[str], None] = lambda m: None) -> Path:
     """Run everything and write ``out/report.md`` and ``out/report.json`` atomically."""
     t0 = time.monotonic()
-    commit = _commit()  # before this run rewrites the committed report files
+    from benchmarks.env import git_commit
+
+    commit = git_commit() or "unknown"  # before this run rewrites the committed report files
     results = run_cases(cases(data), data, progress)
     suites = run_suites(examples, progress) if examples > 0 else None
     soak = run_soak(out, data, soak_frames, progress) if soak_frames > 0 else None

@@ -131,7 +131,7 @@ class _Tap:
 
     def __call__(self, window: np.ndarray) -> tuple[np.ndarray, bool, float]:
         probs, emb = self.base.backend(window[None])
-        p, unsure, distance = self.base(window)
+        p, unsure, distance = self.base.decide(probs, emb)  # one inference: the record and the answer
         dim = self.base.calibration.class_means.shape[1]
         e = np.full(dim, np.nan) if emb is None else np.asarray(emb[0], np.float64)
         self.rows.append((np.asarray(probs[0], np.float64), e, np.asarray(p, np.float64), bool(unsure),
@@ -809,7 +809,7 @@ class _Diagnostics:
 
     def add(self, rec: Recorded, pack: Any, base: Any) -> None:
         """One test clip's windows against ``pack``'s means."""
-        from edge.classify.packs import mahalanobis
+        from edge.classify.calibration import mahalanobis
 
         cal, thr, means, ms = _geometry(pack, base)
         emb = rec.teach_embeddings()
@@ -826,7 +826,7 @@ class _Diagnostics:
 
     def add_pack(self, pack: Any, base: Any, others: Sequence[Recorded] = ()) -> None:
         """Once per pack: its means' distance, the spreads, and where the out-of-set windows fall."""
-        from edge.classify.packs import mahalanobis
+        from edge.classify.calibration import mahalanobis
 
         cal, thr, means, ms = _geometry(pack, base)
         self.gaps.append(float(mahalanobis(means[:1], means[1:], cal.precision)[0, 0]))
@@ -931,16 +931,14 @@ class FoldModel:
         self.path, self.hop_seconds = Path(name), 1.0
         self.card = {"weights_sha256": {"value": fingerprint}}
         self.non_finite = 0
-        self._memo: tuple[Optional[bytes], Any] = (None, None)
 
     def backend(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        key = np.ascontiguousarray(x, np.float32).tobytes()
-        if self._memo[0] != key:  # the recorder asks twice per window: once for the record, once to answer
-            self._memo = (key, self.predict(x))
-        return self._memo[1]
+        return self.predict(x)
 
     def __call__(self, window: np.ndarray) -> tuple[np.ndarray, bool, float]:
-        probs, emb = self.backend(window[None])
+        return self.decide(*self.backend(window[None]))
+
+    def decide(self, probs: np.ndarray, emb: np.ndarray) -> tuple[np.ndarray, bool, float]:
         a = self.calibration.assess(probs, emb)
         p = a.probs[0]
         if not np.isfinite(p).all():

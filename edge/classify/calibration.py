@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -28,6 +29,13 @@ def temper(probs: np.ndarray, temperature: float) -> np.ndarray:
     logp -= logp.max(axis=-1, keepdims=True)
     e = np.exp(logp)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def mahalanobis(emb: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """(W, M) distances of embeddings (W, D) to means (M, D) under ``precision``."""
+    diff = np.asarray(emb, np.float64)[:, None, :] - np.asarray(means, np.float64)[None]
+    d2 = np.einsum("wkd,de,wke->wk", diff, precision, diff)
+    return np.sqrt(np.maximum(d2, 0.0))
 
 
 def fit_temperature(probs: np.ndarray, y: np.ndarray) -> float:
@@ -54,15 +62,19 @@ class Calibration:
     distance_threshold: float
     prob_threshold: float
 
+    def distances(self, emb: np.ndarray) -> np.ndarray:
+        """(W, K) Mahalanobis distances of embeddings (W, D) to every class mean."""
+        return mahalanobis(emb, self.class_means, self.precision)
+
     def distance(self, emb: np.ndarray) -> np.ndarray:
         """Mahalanobis distance of each embedding (W, D) to the nearest class mean."""
-        diff = emb[:, None, :] - self.class_means[None]
-        d2 = np.einsum("wkd,de,wke->wk", diff, self.precision, diff)
-        return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+        return self.distances(emb).min(axis=1)
 
-    def assess(self, probs: np.ndarray, emb: np.ndarray) -> Assessment:
+    def assess(self, probs: np.ndarray, emb: np.ndarray, distances: Optional[np.ndarray] = None) -> Assessment:
+        """Tempered probabilities, nearest distance and the unsure flag; ``distances`` (W, K),
+        when the caller already has them, saves computing them again."""
         p = temper(np.asarray(probs, np.float64), self.temperature)
-        d = self.distance(np.asarray(emb, np.float64))
+        d = (self.distances(emb) if distances is None else distances).min(axis=1)
         unsure = (d > self.distance_threshold) | (p.max(axis=1) < self.prob_threshold)
         return Assessment(p, d, unsure)
 

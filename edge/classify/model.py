@@ -9,6 +9,7 @@ stream is a :class:`ModelError` whose message names the fix.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -67,7 +68,11 @@ class StyleModel:
         never a style: they come back as uniform probabilities marked unsure, and are counted
         in :attr:`non_finite`.
         """
-        probs, emb = self.backend(window[None])
+        return self.decide(*self.backend(window[None]))
+
+    def decide(self, probs: np.ndarray, emb: Optional[np.ndarray]) -> tuple[np.ndarray, bool, float]:
+        """:meth:`__call__` from the backend's outputs for one window (``probs`` (1, K),
+        ``emb`` (1, D) or None), for callers that already ran the backend."""
         if self.calibration is not None and emb is not None:
             a = self.calibration.assess(probs, emb)
             p, unsure, distance = a.probs[0], bool(a.unsure[0]), float(a.distance[0])

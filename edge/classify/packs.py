@@ -30,6 +30,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
+from edge.classify.calibration import mahalanobis
 from edge.core import jsonio
 from edge.core.errors import UserError
 from edge.core.files import atomic_write_text, read_regular_file
@@ -200,16 +201,10 @@ def parse_pack(data: Any, where: str) -> StylePack:
 
 def load_pack(path: str | Path) -> StylePack:
     """Read and validate a pack file (a regular file of strict JSON); never unpickled."""
-    import json
-
     path = Path(path)
     raw = read_regular_file(path, "style pack", _FIX)
-
-    def strict(name: str) -> Any:
-        raise ValueError(f"{name} is not valid JSON")
-
     try:
-        data = json.loads(raw, parse_constant=strict)
+        data = jsonio.loads(raw)
     except RecursionError:
         raise UserError(path, "not a readable style pack (nested too deeply)", _FIX) from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
@@ -268,13 +263,6 @@ def learn_style(name: str, embeddings: np.ndarray, model: Any, examples: Sequenc
     return UserStyle(check_name(name), mean, len(emb), tuple(examples), spread, tuple(music_tags), tuple(songs), now)
 
 
-def mahalanobis(emb: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
-    """(W, M) distances of embeddings (W, D) to means (M, D) under ``precision``."""
-    diff = np.asarray(emb, np.float64)[:, None, :] - np.asarray(means, np.float64)[None]
-    d2 = np.einsum("wkd,de,wke->wk", diff, precision, diff)
-    return np.sqrt(np.maximum(d2, 0.0))
-
-
 @dataclass(frozen=True)
 class Closest:
     name: str
@@ -325,8 +313,9 @@ class PackedStyleModel:
         if emb is None or not np.isfinite(emb).all() or not np.isfinite(probs).all():
             self.non_finite += 1
             return np.full(len(self.labels), 1.0 / len(self.labels)), True, float("nan")
-        a = cal.assess(probs, emb)
-        d_own = mahalanobis(emb, cal.class_means, cal.precision)[0]
+        d_model = cal.distances(emb)
+        a = cal.assess(probs, emb, d_model)
+        d_own = d_model[0]
         d_pack = mahalanobis(emb, self.means, cal.precision)[0] if len(self.means) else np.zeros(0)
         d_all = d_pack if self.only_pack else np.concatenate([d_own, d_pack])
         logits = -0.5 * d_all ** 2

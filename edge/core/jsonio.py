@@ -38,3 +38,13 @@ def dumps(obj: Any, **kwargs: Any) -> str:
     """``json.dumps`` that never writes NaN or Infinity (they become ``null``)."""
     kwargs.pop("allow_nan", None)  # always False
     return json.dumps(finite(obj), allow_nan=False, **kwargs)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(data: str | bytes) -> Any:
+    """``json.loads`` that refuses ``NaN``, ``Infinity`` and ``-Infinity`` (``ValueError``),
+    as strict parsers do: what :func:`dumps` never writes is never read either."""
+    return json.loads(data, parse_constant=_reject_constant)

@@ -11,7 +11,6 @@ from the video beside it.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import tokenize
@@ -20,6 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from edge.core import jsonio
 from edge.core.errors import UserError
 from edge.core.files import read_regular_file
 from edge.core.schema import NUM_LANDMARKS, PoseSequence, uniform_times
@@ -155,10 +155,6 @@ def sidecar_path(landmark_path: str | Path) -> Path:
     return landmark_path.with_suffix(".json")
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def parse_sidecar(path: Path) -> dict[str, Any]:
     """Read and check a sidecar (strict JSON: no NaN or Infinity); one-line ValueError if bad.
 
@@ -169,8 +165,7 @@ def parse_sidecar(path: Path) -> dict[str, Any]:
     path = Path(path)
     fix = f"re-run `edgerec data extract` for its video, or delete {path.name}"
     try:
-        meta = json.loads(read_regular_file(path, "landmark sidecar").decode("utf-8"),
-                          parse_constant=_reject_constant)
+        meta = jsonio.loads(read_regular_file(path, "landmark sidecar").decode("utf-8"))
     except RecursionError:
         raise ValueError(f"{path}: not a readable landmark sidecar (nested too deeply); {fix}") from None
     except UserError:

@@ -21,6 +21,11 @@ from edge.core.files import atomic_write_text, read_regular_file
 
 CATALOG_FORMAT = "edgerec-catalog"
 CATALOG_VERSION = 1
+#: How every song's ``log_mel`` is computed (:func:`edge.features.audio.mean_log_mel` on the
+#: first 90 s at 22,050 Hz; the live analyser, :class:`edge.features.beat.MusicSpec`, uses
+#: the same STFT and mel bands). Catalogues without the key are still read (version 1).
+LOG_MEL_FEATURE = {"feature": "mean-log-mel", "sample_rate": 22050, "n_fft": 2048, "hop_length": 512,
+                   "n_mels": 128, "seconds": 90.0}
 #: Where a song's relative ``path`` is resolved: the catalogue's folder, or an installed package.
 ROOT_CATALOG = "catalog"
 ROOT_PACKAGE_PREFIX = "package:"
@@ -34,7 +39,9 @@ class Song:
     ``mood`` is free text from the source (e.g. a folder name). ``bpm`` is NaN when no tempo
     could be found; ``bpm_source`` says ``"audio"`` (estimated) or ``"metadata"`` (given).
     ``embedding`` maps style names to weights (the song's style distribution; empty = unknown,
-    treated as uniform over the model's labels).
+    treated as uniform over the model's labels). ``log_mel`` is the paper's audio feature of
+    the song, its mean log-mel spectrum (128 dB values, :data:`LOG_MEL_FEATURE`; empty when
+    the catalogue predates it), which "more like this" compares with the music playing.
     """
 
     id: str
@@ -50,6 +57,7 @@ class Song:
     duration: float
     embedding: Mapping[str, float] = field(default_factory=dict)
     mood: str | None = None
+    log_mel: tuple[float, ...] = ()
 
     def resolve(self, catalog_path: str | os.PathLike | None) -> Path:
         """The song's file: relative to the catalogue's folder or to an installed package.
@@ -80,6 +88,7 @@ class Song:
         d["bpm"] = None if not math.isfinite(self.bpm) else round(float(self.bpm), 2)
         d["tempo_confidence"] = round(float(self.tempo_confidence), 4)
         d["duration"] = round(float(self.duration), 3)
+        d["log_mel"] = [round(float(v), 2) for v in self.log_mel]
         return d
 
 
@@ -96,6 +105,7 @@ class Catalog:
             "format": CATALOG_FORMAT,
             "version": CATALOG_VERSION,
             "embedding_space": "style-probabilities",
+            "log_mel": LOG_MEL_FEATURE,
             "songs": [s.to_json() for s in self.songs],
         }
 
@@ -187,6 +197,12 @@ def _song_from_json(d: Any, i: int) -> Song:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
             raise ValueError(f"song {i}: embedding weight {k!r} must be a finite number")
         weights[str(k)] = float(v)
+    lm = d.get("log_mel") or []
+    if not isinstance(lm, list) or (lm and len(lm) != LOG_MEL_FEATURE["n_mels"]):
+        raise ValueError(f"song {i}: log_mel must be a list of {LOG_MEL_FEATURE['n_mels']} numbers")
+    for v in lm:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+            raise ValueError(f"song {i}: log_mel values must be finite numbers")
     return Song(
         id=_text(d, "id", i),
         title=_text(d, "title", i),
@@ -201,6 +217,7 @@ def _song_from_json(d: Any, i: int) -> Song:
         duration=_number(d, "duration", i, 0.0),
         embedding=weights,
         mood=_text(d, "mood", i),
+        log_mel=tuple(float(v) for v in lm),
     )
 
 

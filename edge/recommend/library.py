@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from edge.core.schema import music2dance_style
-from edge.recommend.catalog import (ROOT_CATALOG, ROOT_PACKAGE_PREFIX, Catalog, Song, load_catalog,
+from edge.recommend.catalog import (LOG_MEL_FEATURE, ROOT_CATALOG, ROOT_PACKAGE_PREFIX, Catalog, Song, load_catalog,
                                     load_default_catalog, merge_catalogs, package_folder, save_catalog)
 
 #: Seconds of each song analysed for tempo (libsndfile seeks, so long songs stay cheap).
@@ -54,7 +54,7 @@ def analyse_song(
     then wins, so the confidence is always the estimator's). Raises ``ValueError`` (one line)
     for an unreadable file."""
     from edge.core.optional import require
-    from edge.features.audio import estimate_tempo, load_audio
+    from edge.features.audio import estimate_tempo, load_audio, mean_log_mel
 
     sf = require("soundfile", "edge")
     try:
@@ -67,6 +67,7 @@ def analyse_song(
         est_bpm, conf = float(est.bpm), float(est.confidence)
     except ValueError:  # too short for a tempo
         est_bpm, conf = float("nan"), 0.0
+    log_mel = mean_log_mel(audio.samples, audio.sample_rate) if len(audio.samples) else ()
     given = bpm is not None and math.isfinite(float(bpm))
     return Song(
         id=song_id,
@@ -82,6 +83,7 @@ def analyse_song(
         duration=float(info.frames) / float(info.samplerate) if info.samplerate else 0.0,
         embedding={style: 1.0} if style else {},
         mood=mood,
+        log_mel=tuple(float(v) for v in log_mel),
     )
 
 
@@ -222,7 +224,7 @@ def dataset_catalog(music_dir: Path, show_progress: bool = True) -> Catalog:
     files = find_audio_files(music_dir)
     if not files:
         raise ValueError(f"{music_dir}: no audio files found")
-    h = hashlib.sha256(str(music_dir.resolve()).encode())
+    h = hashlib.sha256(f"{music_dir.resolve()}|{LOG_MEL_FEATURE}".encode())  # a new song field rebuilds
     for f in files:
         st = f.stat()
         h.update(f"{f}:{st.st_size}:{int(st.st_mtime)}".encode())

@@ -26,6 +26,18 @@ what the user asked the system to recognise, tempo breaks ties between songs of 
 rescues songs of unknown style that fit the movement. When the classifier is unsure, style
 is ignored and songs are ranked by tempo alone; when a tempo is unknown, the score is the
 style fit alone. The ``why`` string of every recommendation says which case applied.
+
+**Hearing the room.** When the runtime hears the music (:mod:`edge.features.beat`), two
+things change. The tempo fit compares each song with the *music's* tempo, which is measured
+from many onsets and is steadier than the dancer's steps. And a third term joins: the
+**sound fit**, the paper's "more like this", the similarity of the song's mean log-mel
+spectrum with that of the last 10 s of the music playing (:func:`edge.recommend.sound.
+sound_similarity`, centred on the catalogue's average spectrum; the paper's raw cosine
+cannot tell songs apart, see that module). Weights then are :data:`W_STYLE_HEARD` 0.5,
+:data:`W_TEMPO_HEARD` 0.25 and :data:`W_SOUND` 0.25 (unsure: tempo and sound, equally); a
+song without a log-mel, or music too quiet to analyse, drops the term and the others are
+renormalised. ``reports/audio/report.md`` measures how often each term alone puts songs of
+the query's style in the top 5.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from edge.recommend.catalog import Catalog, Song
+from edge.recommend.sound import sound_similarity
 
 #: Weight of the style fit in the score (documented in the module docstring).
 W_STYLE = 0.6
@@ -44,6 +57,10 @@ W_STYLE = 0.6
 W_TEMPO = 0.4
 #: Width of the tempo-fit Gaussian, in octaves (log2 units).
 TEMPO_SIGMA_OCTAVES = 0.1
+#: Weights when the music is heard (see the module docstring).
+W_STYLE_HEARD = 0.5
+W_TEMPO_HEARD = 0.25
+W_SOUND = 0.25
 #: Ratios song-beat / movement that count as matching (half time, same, double time).
 TEMPO_RATIOS = (0.5, 1.0, 2.0)
 
@@ -55,6 +72,8 @@ class Recommendation:
     style_fit: float | None
     tempo_fit: float | None
     why: str
+    #: How much the song sounds like the music playing (None when nothing is heard).
+    sound_fit: float | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -162,12 +181,17 @@ def recommend(
     unsure: bool = False,
     w_style: float = W_STYLE,
     w_tempo: float = W_TEMPO,
+    music_bpm: float = float("nan"),
+    music_log_mel: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
 ) -> list[Recommendation]:
     """The ``k`` best songs for a dancer, best first, each with a ``why``.
 
     ``probs`` are the calibrated style probabilities over ``labels``; ``movement_bpm`` the
     dancer's movement tempo (NaN if unknown); ``unsure`` the runtime's "unknown style" flag,
-    under which the ranking uses tempo only. Ties keep catalogue order.
+    under which the ranking uses tempo (and sound) only. ``music_bpm`` and ``music_log_mel``
+    describe the music playing when it is heard (NaN / None otherwise), ``reference`` the
+    catalogue's average spectrum for the sound fit. Ties keep catalogue order.
     """
     songs = list(catalog.songs if isinstance(catalog, Catalog) else catalog)
     labels = list(labels)
@@ -175,18 +199,28 @@ def recommend(
         raise ValueError("recommend needs the model's labels (the card's 'labels')")
     p = np.asarray(probs, dtype=np.float64).ravel()
     top = int(np.argmax(p)) if p.size else 0
-    mv = float(movement_bpm) if movement_bpm is not None else float("nan")
+    heard_bpm = float(music_bpm) if music_bpm is not None else float("nan")
+    heard = math.isfinite(heard_bpm) and heard_bpm > 0
+    mv = heard_bpm if heard else (float(movement_bpm) if movement_bpm is not None else float("nan"))
     tempo_known = math.isfinite(mv) and mv > 0
+    listening = heard or music_log_mel is not None
+    ws, wt, wn = (W_STYLE_HEARD, W_TEMPO_HEARD, W_SOUND) if listening else (w_style, w_tempo, 0.0)
+    whose = "the music's" if heard else "your"
+    unit = "BPM" if heard else "steps/min"
     out: list[Recommendation] = []
     for song in songs:
         sf_ = None if unsure else style_fit(p, song, labels)
         tf_, ratio = (None, 1.0)
         if tempo_known and math.isfinite(song.bpm) and song.bpm > 0:
             tf_, ratio = _tempo_match(song.bpm, mv, TEMPO_SIGMA_OCTAVES)
+        nf_ = None
+        if music_log_mel is not None and song.log_mel:
+            v = sound_similarity(np.asarray(song.log_mel), music_log_mel, reference)
+            nf_ = v if math.isfinite(v) else None
 
         parts = []
         if unsure:
-            parts.append("style unsure, ranked by tempo only")
+            parts.append("style unsure, ranked by " + ("tempo and sound" if nf_ is not None else "tempo only"))
         elif song.style is None:
             parts.append(f"style unknown ({sf_:.0%} neutral fit to {labels[top]})")
         elif song.style in labels:
@@ -194,21 +228,22 @@ def recommend(
         else:
             parts.append(f"{song.style} is not a style the model knows (0% fit)")
         if tf_ is not None:
-            parts.append(f"song {song.bpm:.0f} BPM vs your {mv:.0f} steps/min{_relation(ratio)}: tempo {tf_:.0%} fit")
+            rel = _relation(ratio) if not heard else {0.5: " (half time)", 2.0: " (double time)"}.get(ratio, "")
+            parts.append(f"song {song.bpm:.0f} BPM vs {whose} {mv:.0f} {unit}{rel}: tempo {tf_:.0%} fit")
         elif not math.isfinite(song.bpm) or song.bpm <= 0:
             parts.append("song tempo unknown")
         else:
             parts.append(f"song {song.bpm:.0f} BPM; your tempo is not known yet")
+        if nf_ is not None:
+            parts.append(f"sounds {nf_:.0%} like the music playing")
 
-        if sf_ is not None and tf_ is not None:
-            score = (w_style * sf_ + w_tempo * tf_) / (w_style + w_tempo)
-        elif sf_ is not None:
-            score = sf_
-        elif tf_ is not None:
-            score = tf_
+        terms = [(ws, sf_), (wt, tf_), (wn, nf_)]
+        used = [(w, f) for w, f in terms if f is not None and w > 0]
+        if used:
+            score = sum(w * f for w, f in used) / sum(w for w, _ in used)
         else:
             score = 0.0
             parts.append("no style or tempo to rank by")
-        out.append(Recommendation(song, float(score), sf_, tf_, "; ".join(parts)))
+        out.append(Recommendation(song, float(score), sf_, tf_, "; ".join(parts), nf_))
     order = sorted(range(len(out)), key=lambda i: (-out[i].score, i))
     return [out[i] for i in order[: max(int(k), 0)]]

@@ -30,6 +30,14 @@ States an update can be in:
                 (low confidence or far from the training data): songs are ranked by tempo;
 ``style``       a style is shown, with its smoothed probability as confidence.
 
+**Listening.** When an audio source is given (:meth:`Runtime.hear`, fed by
+:mod:`edge.sources.audio`), a streaming :class:`edge.features.beat.MusicAnalyser` follows the
+music: every update then carries the music's tempo and beats (``music``), the dancer's
+on-beat score (``on_beat``: kinematic beats against the music's, 0 = chance, 1 = on every
+beat; only while a dancer moves, state ``style`` or ``unsure``), and the recommendations
+hear the room (the music's tempo and its sound, :mod:`edge.recommend.rank`). Silence is
+reported as such and ranks like no audio at all.
+
 Short pose gaps (up to ``FeatureSpec.max_gap_seconds``) are bridged by the feature chain's
 interpolation; upper-body views (legs out of frame) are classified, since training drops
 legs at random, and the update says which view it saw.
@@ -46,16 +54,19 @@ from typing import Any, Optional
 import numpy as np
 
 from edge.classify.model import StyleModel
+from edge.features.beat import BeatScore, MusicAnalyser, MusicSpec, MusicState, on_beat
 from edge.features.motion import BODY_JOINTS, FeatureSpec, Track, body_points, window_features
 from edge.pose.base import PoseEstimator, PoseResult
 from edge.recommend.catalog import Catalog, with_style_links
 from edge.recommend.rank import Recommendation, movement_tempo, recommend
+from edge.recommend.sound import reference_spectrum
 from edge.runtime.smoothing import OneEuroFilter, StyleSmoother
 from edge.runtime.stats import StreamingStats
 from edge.sources.frames import Frame
 
-#: Version of the JSON line schema written by ``edgerec run --json``.
-UPDATE_SCHEMA_VERSION = 1
+#: Version of the JSON line schema written by ``edgerec run --json``. 2 added ``music`` and
+#: ``on_beat`` (null without audio) and ``sound_fit`` in each recommendation; nothing was removed.
+UPDATE_SCHEMA_VERSION = 2
 #: The stages whose latency is measured, in pipeline order.
 STAGES = ("capture", "pose", "features", "classify", "recommend")
 STATES = ("warming_up", "no_dancer", "still", "unsure", "style")
@@ -144,7 +155,7 @@ def recommendation_json(r: Recommendation) -> dict[str, Any]:
     return {
         "id": s.id, "title": s.title, "style": s.style, "bpm": _r(s.bpm, 1), "mood": s.mood,
         "source": s.source, "licence": s.licence, "score": _r(r.score),
-        "style_fit": _r(r.style_fit), "tempo_fit": _r(r.tempo_fit), "why": r.why,
+        "style_fit": _r(r.style_fit), "tempo_fit": _r(r.tempo_fit), "sound_fit": _r(r.sound_fit), "why": r.why,
     }
 
 
@@ -174,6 +185,10 @@ class Update:
     motion: Optional[float] = None
     #: The body's extent in the window (:func:`body_extent`) in image diagonals; not in JSON.
     extent: Optional[float] = None
+    #: What the music is doing (None without an audio source).
+    music: Optional[MusicState] = None
+    #: How the dancer moves on the music's beat (None without music or without movement).
+    beat: Optional[BeatScore] = None
 
     def to_json(self) -> dict[str, Any]:
         rnd = (lambda d: None if d is None else {k: round(float(v), 5) for k, v in d.items()})
@@ -187,6 +202,8 @@ class Update:
             "recommendations": [recommendation_json(r) for r in self.recommendations],
             "latency_ms": {k: round(v, 3) for k, v in self.latency_ms.items()},
             "fps": round(self.fps, 2), "dropped": self.dropped,
+            "music": self.music.to_json() if self.music is not None else None,
+            "on_beat": self.beat.to_json() if self.beat is not None else None,
         }
 
 
@@ -245,6 +262,11 @@ class _Stats:
     wall_start: Optional[float] = None
     wall_end: Optional[float] = None
     resets: int = 0
+    #: Audio heard: chunks, seconds; on-beat scores of the run (constant memory).
+    audio_chunks: int = 0
+    audio_seconds: float = 0.0
+    on_beat: StreamingStats = field(default_factory=StreamingStats)
+    music_bpm: StreamingStats = field(default_factory=StreamingStats)
 
 
 class Runtime:
@@ -254,7 +276,7 @@ class Runtime:
     """
 
     def __init__(self, model: StyleModel, catalog: Catalog, pose: Optional[PoseEstimator] = None,
-                 config: RuntimeConfig = RuntimeConfig()):
+                 config: RuntimeConfig = RuntimeConfig(), music_spec: MusicSpec = MusicSpec()):
         self.model = model
         # a model with user styles (edge.classify.packs) links them to the catalogue's songs
         links = getattr(model, "style_links", None)
@@ -283,6 +305,21 @@ class Runtime:
         self.stats = _Stats()
         self.last_update: Optional[Update] = None
         self.last_pose: Optional[PoseResult] = None
+        self.music_spec = music_spec
+        #: The streaming music analyser, made by the first :meth:`hear` (None: nothing heard).
+        self.music: Optional[MusicAnalyser] = None
+        self._reference = reference_spectrum([s.log_mel for s in self.catalog.songs if s.log_mel])
+
+    # ------------------------------------------------------------------ audio
+
+    def hear(self, samples: np.ndarray, sample_rate: int, t: Optional[float] = None) -> None:
+        """Add a chunk of mono audio whose first sample is at media time ``t`` (the frames'
+        clock). The first chunk starts the analyser at its sample rate."""
+        if self.music is None or self.music.input_rate != int(sample_rate):
+            self.music = MusicAnalyser(int(sample_rate), self.music_spec)
+        self.music.push(samples, t)
+        self.stats.audio_chunks += 1
+        self.stats.audio_seconds += len(samples) / float(sample_rate)
 
     # ------------------------------------------------------------------ per frame
 
@@ -414,6 +451,11 @@ class Runtime:
         lat["recommend"] = 0.0
         seen_recently = self._last_pose_t is not None and t - self._last_pose_t <= cfg.reset_after_seconds
         motion = extent = None
+        music = self.music.analyse(t) if self.music is not None else None
+        heard = music is not None and not music.silent
+        sound = dict(music_bpm=music.bpm if heard else float("nan"),
+                     music_log_mel=music.mean_log_mel if heard else None, reference=self._reference)
+        beat: Optional[BeatScore] = None
         if valid >= cfg.min_valid:
             labels = self.model.labels
             recent = track.times >= window_end - self.spec.window_seconds
@@ -428,7 +470,7 @@ class Runtime:
                 t2 = time.perf_counter()
                 last_bpm = float(np.median(self._bpm_history)) if self._bpm_history else float("nan")
                 uniform = np.full(len(labels), 1.0 / len(labels))
-                recs = tuple(recommend(uniform, last_bpm, self.catalog, cfg.top_k, labels, unsure=True))
+                recs = tuple(recommend(uniform, last_bpm, self.catalog, cfg.top_k, labels, unsure=True, **sound))
             else:
                 p, unsure, distance = self.model(feats)
                 t2 = time.perf_counter()
@@ -441,13 +483,20 @@ class Runtime:
                 else:
                     state, style, confidence = "style", shown, float(probs[shown])
                 bpm = self._movement_bpm(track, t)
-                recs = tuple(recommend(smoothed, bpm, self.catalog, cfg.top_k, labels, unsure=state == "unsure"))
+                if heard and music.has_tempo:
+                    beat = on_beat(track.times, track.xy, track.ok, music)
+                    if math.isfinite(beat.score):
+                        self.stats.on_beat.add(beat.score)
+                recs = tuple(recommend(smoothed, bpm, self.catalog, cfg.top_k, labels,
+                                       unsure=state == "unsure", **sound))
             lat["recommend"] = (time.perf_counter() - t2) * 1e3
         elif seen_recently and self._present_since is not None and \
                 t - self._present_since < self.spec.window_seconds + self.spec.latency_seconds:
             state = "warming_up"
         if state == "no_dancer":
             self.smoother.reset()
+        if heard and music.has_tempo:
+            self.stats.music_bpm.add(music.bpm)
         self.stats.per_update["features"].add(lat["features"])
         if state in ("style", "unsure"):
             self.stats.per_update["classify"].add(lat["classify"])
@@ -461,9 +510,19 @@ class Runtime:
                         probs=probs, window_probs=wprobs, unsure=bool(unsure), distance=distance,
                         valid=float(valid), view=view, movement_bpm=bpm, recommendations=recs,
                         latency_ms=lat, fps=self.fps, dropped=int(dropped),
-                        window_end=window_end if motion is not None else None, motion=motion, extent=extent)
+                        window_end=window_end if motion is not None else None, motion=motion, extent=extent,
+                        music=music, beat=beat)
         self.last_update = update
         return update
+
+    def _audio_summary(self) -> Optional[dict[str, Any]]:
+        """What was heard over the run (None when no audio was fed)."""
+        st = self.stats
+        if self.music is None:
+            return None
+        return {"chunks": st.audio_chunks, "seconds": round(st.audio_seconds, 3),
+                "input_rate": self.music.input_rate, "restarts": self.music.restarts,
+                "music_bpm": st.music_bpm.summary(1), "on_beat": st.on_beat.summary(3)}
 
     def _movement_bpm(self, track: Track, t: float) -> float:
         """The dancer's tempo: the median of the last few estimates, each folded to the octave
@@ -504,6 +563,7 @@ class Runtime:
             "style_shares": {k: round(v / decided, 4) for k, v in sorted(st.styles.items())} if decided else {},
             "most_shown_style": top_style,
             "final": last.to_json() if last else None,
+            "audio": self._audio_summary(),
             "latency_ms": {
                 "capture": pct(st.per_frame["capture"]), "pose": pct(st.per_frame["pose"]),
                 "features": pct(st.per_update["features"]), "classify": pct(st.per_update["classify"]),

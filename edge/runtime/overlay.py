@@ -78,6 +78,13 @@ def draw(image: np.ndarray, pose: Optional[PoseResult], update: Optional[dict[st
         lines.append((_STATE_TEXT.get(update["state"], update["state"]), _AMBER if update["state"] == "unsure" else _GREY))
     if update is not None and update.get("movement_bpm"):
         lines.append((f"moving at {update['movement_bpm']:.0f} steps/min", _WHITE))
+    music = (update or {}).get("music")
+    if music and music.get("silent"):
+        lines.append(("music: silence", _GREY))
+    elif music and music.get("bpm"):
+        beat = (update or {}).get("on_beat") or {}
+        on = f", on the beat {beat['score']:.0%}" if beat.get("score") is not None else ""
+        lines.append((f"music {music['bpm']:.0f} BPM{on}", _WHITE))
     for i, r in enumerate((update or {}).get("recommendations", [])[:3]):
         bpm = f" {r['bpm']:.0f} BPM" if r.get("bpm") else ""
         lines.append((f"{i + 1}. {r['title']}{bpm}", _WHITE))

@@ -144,6 +144,7 @@ def test_catalog_build_click_tracks(tmp_path):
         s = got[Path(name).name]
         assert s.bpm == pytest.approx(bpm, abs=3), (name, s.bpm)
         assert s.style == "salsa" and s.licence == "CC0" and s.duration == pytest.approx(12.0, abs=0.01)
+        assert len(s.log_mel) == 128 and all(math.isfinite(v) for v in s.log_mel)
         assert s.resolve(out).is_file()
     res = CliRunner().invoke(main, ["catalog", "info", str(out)])
     assert res.exit_code == 0 and "salsa" in res.output and "3 songs" in res.output
@@ -175,3 +176,69 @@ def test_catalog_build_music2dance(data_root, tmp_path):
     cat = rec.load_catalog(out)
     assert {s.title: s.style for s in cat.songs} == {picks[0].name: "cha-cha", picks[1].name: "waltz"}
     assert all(60 <= s.bpm <= 200 and s.duration > 10 for s in cat.songs)
+
+
+# ------------------------------------------------------------------ hearing the room
+
+
+def test_sound_similarity_modes():
+    from edge.recommend.sound import reference_spectrum, sound_similarity
+
+    rng = np.random.default_rng(0)
+    tilt = -20 - 0.3 * np.arange(128)  # every song's downward spectral tilt
+    a, b = tilt + rng.normal(0, 3, 128), tilt + rng.normal(0, 3, 128)
+    assert sound_similarity(a, b, mode="paper") > 0.99  # the raw cosine cannot tell songs apart
+    ref = reference_spectrum([a, b, tilt])
+    assert sound_similarity(a, a, ref) == pytest.approx(1.0)
+    assert sound_similarity(a, b, ref) < 0.8
+    assert sound_similarity(a, 2 * tilt - a, tilt) == pytest.approx(0.0, abs=1e-9)  # opposite departures
+    assert math.isnan(sound_similarity(a, np.zeros(3)))
+    assert math.isnan(sound_similarity(a, None))
+    with pytest.raises(ValueError, match="unknown sound mode"):
+        sound_similarity(a, b, mode="loud")
+
+
+def test_recommend_hears_the_music_tempo_and_sound():
+    tilt = -20 - 0.3 * np.arange(128)
+    bright, dark = tilt + np.linspace(-5, 5, 128), tilt + np.linspace(5, -5, 128)
+    cat = rec.Catalog((song("dark-124", None, 124.0, log_mel=tuple(dark)),
+                       song("bright-124", None, 124.0, log_mel=tuple(bright)),
+                       song("bright-90", None, 90.0, log_mel=tuple(bright)),
+                       song("silent-124", None, 124.0)))
+    probs = np.full(4, 0.25)
+    ref = np.mean([bright, dark], axis=0)
+    out = rec.recommend(probs, 62.0, cat, k=4, labels=LABELS, music_bpm=124.0, music_log_mel=bright, reference=ref)
+    assert [r.song.id for r in out][:2] == ["bright-124", "silent-124"]
+    top = out[0]
+    assert top.sound_fit == pytest.approx(1.0) and top.tempo_fit == pytest.approx(1.0)
+    assert "the music's 124 BPM" in top.why and "sounds 100% like the music playing" in top.why
+    silent = next(r for r in out if r.song.id == "silent-124")
+    assert silent.sound_fit is None and "sounds" not in silent.why  # no log-mel: the term drops out
+    # the music's tempo wins over the dancer's steps when it is heard
+    assert next(r for r in out if r.song.id == "bright-90").tempo_fit < 0.1
+    # unsure: tempo and sound only
+    uns = rec.recommend(probs, 62.0, cat, k=4, labels=LABELS, unsure=True, music_bpm=124.0,
+                        music_log_mel=bright, reference=ref)
+    assert uns[0].song.id == "bright-124" and "ranked by tempo and sound" in uns[0].why
+    # nothing heard: the old ranking, no sound term
+    quiet = rec.recommend(probs, 62.0, cat, k=4, labels=LABELS)
+    assert all(r.sound_fit is None and "sounds" not in r.why for r in quiet)
+
+
+def test_catalogue_round_trips_log_mel_and_refuses_a_bad_one(tmp_path):
+    lm = tuple(float(v) for v in -30 - 0.2 * np.arange(128))
+    cat = rec.Catalog((song("a", "waltz", 88.0, log_mel=lm), song("b", None, 120.0)))
+    path = rec.save_catalog(cat, tmp_path / "c.json")
+    back = rec.load_catalog(path)
+    assert back.songs[0].log_mel == pytest.approx(lm, abs=0.01) and back.songs[1].log_mel == ()
+    doc = json.loads(path.read_text())
+    assert doc["log_mel"]["n_mels"] == 128
+    doc["songs"][0]["log_mel"] = [1.0, 2.0]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="log_mel must be a list of 128"):
+        rec.load_catalog(path)
+
+
+def test_default_catalog_songs_have_their_sound():
+    cat = rec.load_default_catalog()
+    assert all(len(s.log_mel) == 128 for s in cat.songs)

@@ -72,6 +72,9 @@ def _run_options(f: Callable) -> Callable:
                      help="a style pack of your own styles (default: ~/.config/edgerec/styles.json when it exists)"),
         click.option("--only-my-styles", is_flag=True, help="recognise only the pack's styles, not the model's"),
         click.option("--no-styles", is_flag=True, help="do not use the default style pack"),
+        click.option("--mic", is_flag=False, flag_value="default", default=None, metavar="[DEVICE]",
+                     help="listen to a microphone: the default input, or a device index or name (needs edgerec[audio])"),
+        click.option("--no-audio", is_flag=True, help="do not listen (pose only), even to a video's sound track"),
         click.option("--quiet", "-q", is_flag=True, help="no messages on stderr"),
     ]
     for o in reversed(opts):
@@ -99,20 +102,25 @@ def _execute(opts: RunOptions) -> None:
 @click.option("--size", callback=_parse_size, default=None, metavar="WxH",
               help="image size of --poses when neither a video nor an `edgerec data extract` sidecar is beside it")
 @click.option("--realtime", is_flag=True, help="read a video file at its own speed, dropping frames like a camera")
+@click.option("--audio", "audio_file", type=click.Path(dir_okay=False), default=None,
+              help="the music of --poses: an audio file whose start is the landmarks' first frame")
 @_run_options
-def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_songs, pose, pose_variant, threads,
-        pose_every, every, top, json_lines, save, show, max_frames, duration, no_smooth, styles, only_my_styles,
-        no_styles, quiet) -> None:
+def run(camera, video, poses, fps, size, realtime, audio_file, model, catalog, no_dataset_songs, pose, pose_variant,
+        threads, pose_every, every, top, json_lines, save, show, max_frames, duration, no_smooth, styles,
+        only_my_styles, no_styles, mic, no_audio, quiet) -> None:
     """Recognise the dance style live and recommend music that fits the movement.
 
-    Give one input: --camera [INDEX], --video PATH_OR_URL or --poses FILE.
+    Give one input: --camera [INDEX], --video PATH_OR_URL or --poses FILE. A video's sound
+    track is heard (the music's tempo, the beat score, songs that sound alike); --mic
+    listens to a microphone, --audio FILE gives --poses its music, --no-audio turns it off.
     """
     _execute(RunOptions(camera=camera, video=video, poses=poses, model=model, catalog=catalog,
                         dataset_songs=not no_dataset_songs, pose=pose, pose_variant=pose_variant, threads=threads,
                         pose_every=pose_every,
                         every=every, top=top, json_lines=json_lines, save=save, show=show, max_frames=max_frames,
                         duration=duration, realtime=realtime, smooth=not no_smooth, fps=fps, size=size,
-                        quiet=quiet, styles=styles, only_my_styles=only_my_styles, no_styles=no_styles))
+                        quiet=quiet, styles=styles, only_my_styles=only_my_styles, no_styles=no_styles,
+                        audio=audio_file, mic=mic, no_audio=no_audio))
 
 
 @click.command("demo")
@@ -121,7 +129,8 @@ def run(camera, video, poses, fps, size, realtime, model, catalog, no_dataset_so
               help="the video to use when there is no camera (default: a shared-data sample)")
 @_run_options
 def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, pose_variant, threads, pose_every, every, top,
-         json_lines, save, show, max_frames, duration, no_smooth, styles, only_my_styles, no_styles, quiet) -> None:
+         json_lines, save, show, max_frames, duration, no_smooth, styles, only_my_styles, no_styles, mic, no_audio,
+         quiet) -> None:
     """The whole pipeline on the camera, or on a sample video when there is none."""
     from edge.sources import camera_available  # looked up here, so tests can stand in for a camera
 
@@ -147,6 +156,6 @@ def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, pose_variant
                         every=every, top=top, json_lines=json_lines, save=save, show=show,
                         max_frames=max_frames, duration=duration,
                         smooth=not no_smooth, quiet=quiet, styles=styles, only_my_styles=only_my_styles,
-                        no_styles=no_styles))
+                        no_styles=no_styles, mic=mic, no_audio=no_audio))
 
 

@@ -57,6 +57,11 @@ class RunOptions:
     only_my_styles: bool = False
     #: Do not use the default style pack.
     no_styles: bool = False
+    #: An audio file to hear beside ``poses`` (``--audio``); a microphone (``--mic``: None =
+    #: none, "" = the default input, else a device index or name); no audio at all.
+    audio: Optional[str] = None
+    mic: Optional[str] = None
+    no_audio: bool = False
 
 
 def with_styles(model: Any, opts: RunOptions, log: Callable[[str], None]) -> Any:
@@ -104,6 +109,14 @@ def format_update(u: dict[str, Any]) -> str:
         head += " [upper body]"
     if u.get("movement_bpm"):
         head += f"  {u['movement_bpm']:.0f} steps/min"
+    music = u.get("music")
+    if music and music.get("silent"):
+        head += "  | music: silence"
+    elif music and music.get("bpm"):
+        head += f"  | music {music['bpm']:.0f} BPM"
+        beat = u.get("on_beat")
+        if beat and beat.get("score") is not None:
+            head += f", on the beat {beat['score']:.0%}"
     if u["recommendations"]:
         r = u["recommendations"][0]
         head += f"  -> {r['title']}"
@@ -127,6 +140,14 @@ def format_summary(s: dict[str, Any]) -> list[str]:
     if s["style_shares"]:
         shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(s["style_shares"].items(), key=lambda kv: -kv[1]))
         lines.append(f"  styles shown: {shares}")
+    audio = s.get("audio")
+    if audio:
+        line = f"  audio: {audio.get('source', 'heard')}, {audio['seconds']:.1f} s heard"
+        if audio.get("music_bpm"):
+            line += f", music {audio['music_bpm']['p50']:.0f} BPM (median)"
+        if audio.get("on_beat"):
+            line += f", on the beat {audio['on_beat']['mean']:.0%} on average over {audio['on_beat']['n']} updates"
+        lines.append(line)
     final = s.get("final")
     if final and final["recommendations"]:
         lines.append("  last recommendations:")
@@ -147,6 +168,7 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
     from edge.recommend.library import runtime_catalog
     from edge.runtime.loop import Runtime, RuntimeConfig
     from edge.runtime.overlay import AnnotatedWriter, blank_frame, check_save_path, draw
+    from edge.sources.audio import AudioError, open_audio
     from edge.sources.frames import SourceError, open_source
 
     if opts.threads < 1:
@@ -183,6 +205,15 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
         model.close()
         raise RunError(str(exc)) from None
 
+    try:
+        audio, note = open_audio(video=opts.video, audio_file=opts.audio, mic=opts.mic, no_audio=opts.no_audio)
+    except (AudioError, ValueError) as exc:
+        source.close()
+        model.close()
+        raise RunError(str(exc)) from None
+    if note and not opts.quiet:
+        log(f"edgerec: {note}")
+
     pose = None
     writer: Optional[AnnotatedWriter] = None
     window = None
@@ -198,10 +229,12 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
         elif opts.pose not in ("auto",):
             log(f"note: --pose {opts.pose} is ignored with --poses (the landmarks are recorded)")
         runtime = Runtime(model, catalog, pose, config)
+        audio_name = audio.description if audio is not None else None
         if not opts.quiet:
             stage = getattr(pose, "name", "recorded landmarks")
+            heard = f" | audio: {audio_name}" if audio_name else ""
             log(f"edgerec: {source.description} | pose: {stage} | model: {model.path.name} "
-                f"({len(model.labels)} styles) | catalogue: {len(catalog)} songs | update every {opts.every:g} s")
+                f"({len(model.labels)} styles) | catalogue: {len(catalog)} songs{heard} | update every {opts.every:g} s")
         if opts.show:
             window = _open_window()
         last_json: Optional[dict[str, Any]] = None
@@ -215,6 +248,14 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
                 start_t = frame.t if start_t is None else start_t
                 if opts.duration is not None and frame.t - start_t > opts.duration:
                     break
+                if audio is not None:
+                    try:
+                        for chunk in audio.read_until(frame.t):
+                            runtime.hear(chunk.samples, chunk.sample_rate, chunk.t)
+                    except AudioError as exc:  # a stream's sound that stops: say so once, go on
+                        log(f"edgerec: {exc}; going on with pose only")
+                        audio.close()
+                        audio = None
                 update = runtime.process(frame, dropped=source.dropped)
                 if update is not None:
                     last_json = update.to_json()
@@ -237,6 +278,8 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
         except SourceError as exc:
             log(f"edgerec: {exc}")
         summary = runtime.summary(source.description, source.dropped)
+        if summary.get("audio") is not None and audio_name:
+            summary["audio"]["source"] = audio_name
         summary["interrupted"] = interrupted
         if stop_signal is not None:
             summary["stopped_by"] = signal.Signals(stop_signal).name
@@ -256,6 +299,8 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
                     summary["saved"] = str(saved)
                     summary["saved_frames"] = writer.frames
         source.close()
+        if audio is not None:
+            audio.close()
         if pose is not None:
             pose.close()
         model.close()

@@ -26,9 +26,26 @@ from edge.core.schema import PoseSequence
 from training.augment import EVAL_CAMERA, project
 
 N_MELS = 128
+#: STFT of the log-mel (librosa's defaults, which :func:`edge.features.audio.mean_log_mel` keeps).
+N_FFT = 2048
+HOP_LENGTH = 512
 #: librosa's power_to_db floor: 10*log10(amin=1e-10)
 SILENCE_DB = -100.0
 VECTOR_SIZE = 2 + N_MELS
+#: Native rate of every Music-to-Dance song (the only source here with songs).
+M2D_SAMPLE_RATE = 24000
+#: How :func:`clip_audio_values` computes the audio part, as the paper model's card records
+#: it (``card["audio"]``), so the device can compute the same feature from live sound. The
+#: log-mel is taken at the song's native rate, with no resampling: 24 kHz for every
+#: Music-to-Dance song. :func:`audio_card` replaces the rate by the one the songs had.
+PAPER_AUDIO: dict = {
+    "sample_rate": M2D_SAMPLE_RATE,
+    "n_fft": N_FFT,
+    "hop_length": HOP_LENGTH,
+    "n_mels": N_MELS,
+    "silence_db": SILENCE_DB,
+    "source": "the song's native rate (Music-to-Dance: 24 kHz)",
+}
 
 
 def clip_pose_values(seq: PoseSequence) -> np.ndarray:
@@ -56,7 +73,7 @@ def clip_audio_values(seq: PoseSequence) -> np.ndarray:
     segment = audio.samples[start:stop]
     if len(segment) < audio.sample_rate:
         segment = audio.samples
-    return mean_log_mel(segment, audio.sample_rate, n_mels=N_MELS)
+    return mean_log_mel(segment, audio.sample_rate, n_mels=N_MELS, n_fft=N_FFT, hop_length=HOP_LENGTH)
 
 
 def clip_vectors(seqs: Sequence[PoseSequence], progress: bool = False) -> np.ndarray:
@@ -68,3 +85,39 @@ def clip_vectors(seqs: Sequence[PoseSequence], progress: bool = False) -> np.nda
         it = require("tqdm", "train").tqdm(seqs, desc="paper features", unit="clip", leave=False)
     rows = [paper_vector(clip_pose_values(s), clip_audio_values(s)) for s in it]
     return np.stack(rows).astype(np.float32)[..., None]
+
+
+def audio_card(seqs: Sequence[PoseSequence]) -> dict:
+    """The card's ``audio`` section for a model trained on ``seqs``: :data:`PAPER_AUDIO` with
+    the native rate their songs actually have (read from the files' headers, not decoded:
+    about 15 ms a song).
+
+    Songs of several rates (each clip's feature at its own rate) record the rate most clips
+    had and every rate seen (``sample_rates``: rate -> clips); without any song (every audio
+    vector is silence) the rate is Music-to-Dance's, and ``source`` says so.
+    """
+    from collections import Counter
+
+    from edge.core.optional import require
+
+    paths = [s.audio_path for s in seqs if s.audio_path]
+    if not paths:
+        return {**PAPER_AUDIO, "songs": 0,
+                "source": "no training clip had a song (every audio vector is silence); rate as Music-to-Dance's"}
+    sf = require("soundfile", "edge")
+    rates: Counter = Counter()
+    for path in paths:
+        try:
+            rates[int(sf.info(str(path)).samplerate)] += 1
+        except (RuntimeError, OSError) as exc:  # LibsndfileError is a RuntimeError
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"cannot read audio file {path!r}: {reason}") from None
+    rate, _ = rates.most_common(1)[0]
+    card = {**PAPER_AUDIO, "sample_rate": rate, "songs": len(paths)}
+    if len(rates) == 1:
+        card["source"] = (PAPER_AUDIO["source"] if rate == M2D_SAMPLE_RATE
+                          else f"the song's native rate (every training song: {rate} Hz)")
+    else:
+        card["sample_rates"] = {str(r): n for r, n in sorted(rates.items())}
+        card["source"] = f"each song's native rate ({len(rates)} rates; {rate} Hz for most clips)"
+    return card

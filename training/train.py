@@ -391,9 +391,12 @@ def train(data_dir: str | Path, out: str | Path, cfg: TrainConfig, sources: Sequ
     elif cfg.arch in PAPER_ARCHS:
         fitted = fit_paper_model(train_seqs, ds.labels, cfg, progress)
         save_keras(fitted.model, out)
+        from training.paper import audio_card
+
         card.update(preprocessing="paper-clip", model_config=fitted.model_config, history=fitted.history,
                     params=int(fitted.model.count_params()),
-                    input={"shape": [1, 130, 1], "dtype": "float32"}, eval_camera=asdict(EVAL_CAMERA))
+                    input={"shape": [1, 130, 1], "dtype": "float32"}, eval_camera=asdict(EVAL_CAMERA),
+                    audio=audio_card(train_seqs))
     else:
         from training.windows import is_real
 

@@ -391,3 +391,141 @@ def test_streaming_mean_log_mel_of_a_real_song(data_root):
     # why the model's own rate: the main analyser's 22,050 Hz bands are other frequencies
     main = _streamed(resample(audio.samples, audio.sample_rate, 22050), 22050, MusicSpec())
     assert np.abs(main - ref).max() > 1.0  # dB; measured 5.9 dB (mean 1.4) on this song, 9 dB on another
+
+
+# ------------------------------------------------------------------ edgerec run with a paper model
+
+
+def _bachata(data_root: Path) -> Path:
+    path = data_root / "realvideo" / "bachata" / "basic__basic_mediapipe33.npy"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (the shared real-video landmarks)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def clicks_120(tmp_path_factory) -> Path:
+    sf = pytest.importorskip("soundfile")
+    from test_beat import click_track
+
+    y, _ = click_track(120.0, 14.0, 48000)
+    path = tmp_path_factory.mktemp("paper_audio") / "clicks120.wav"
+    sf.write(str(path), y, 48000)
+    return path
+
+
+@slow
+def test_runtime_companion_answers_what_the_model_says_for_its_window(paper_files, data_root, clicks_120):
+    """The runtime's companion answer at an update equals the clip model run on the pose
+    values of the frames so far (a PaperWindow of its own) and the mean log-mel of an
+    analyser of its own at the model's rate: nothing is lost or shifted on the way."""
+    import soundfile as sf
+
+    from edge.classify.clip import ClipModel
+    from edge.classify.model import StyleModel
+    from edge.recommend.catalog import Catalog
+    from edge.runtime.companions import ClipCompanion
+    from edge.runtime.loop import Runtime, RuntimeConfig
+    from edge.sources.frames import PoseFileSource
+
+    poses = _bachata(data_root)
+    y, sr = sf.read(str(clicks_120), dtype="float32")
+    src = PoseFileSource(poses)
+    edge_model = StyleModel(default_model_path())
+    clip = ClipModel(paper_files.files["onnx"])
+    try:
+        companion = ClipCompanion(clip, MusicSpec())
+        assert not companion.shares_main and companion.spec.sample_rate == 24000
+        runtime = Runtime(edge_model, Catalog(()), None, RuntimeConfig(hop_seconds=1.0), companions=[companion])
+        own_window = PaperWindow(10.0)
+        own_music = MusicAnalyser(sr, live_log_mel_spec(clip))
+        heard = 0
+        checked = 0
+        for frame in src:
+            while heard < len(y) and heard / sr <= frame.t:
+                chunk = y[heard:heard + 4800]
+                runtime.hear(chunk, sr, heard / sr)
+                own_music.push(chunk, heard / sr)
+                heard += len(chunk)
+            own_window.add(frame.t, frame.pose.landmarks, frame.size)
+            update = runtime.process(frame)
+            if update is None:
+                continue
+            (answer,) = update.companions
+            pose = own_window.pose_values(frame.t)
+            if pose is None:
+                assert answer.state == "warming_up"
+                continue
+            state = own_music.analyse(frame.t)
+            expected = clip(pose, state.mean_log_mel)
+            assert answer.state == "ok" and answer.silent is False
+            got = np.array([answer.probs[k] for k in clip.labels])
+            assert np.abs(got - expected).max() < 1e-6
+            assert answer.style == clip.labels[int(expected.argmax())]
+            checked += 1
+            if frame.t > 13.0:
+                break
+        assert checked >= 8
+        summary = runtime.summary()
+        assert summary["companions"][0]["answered"] == checked
+        assert summary["companions"][0]["sample_rate"] == 24000
+    finally:
+        edge_model.close()
+        clip.close()
+        src.close()
+
+
+@slow
+def test_edgerec_run_shows_the_paper_model_beside_the_edge_model(paper_files, data_root, clicks_120):
+    import json
+
+    from click.testing import CliRunner
+
+    from edge.cli import main
+
+    poses = str(_bachata(data_root))
+    paper = str(paper_files.files["tflite"])
+    # only the paper model given: the shipped edge model decides, the paper model beside it
+    res = CliRunner().invoke(main, ["run", "--poses", poses, "--audio", str(clicks_120), "--model", paper,
+                                    "--json", "--duration", "13"])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(x) for x in res.output.splitlines() if x.startswith("{")]
+    updates = [d for d in lines if d["type"] == "update"]
+    assert updates and all(u["schema"] == 3 and len(u["companions"]) == 1 for u in updates)
+    ok = [u["companions"][0] for u in updates if u["companions"][0]["state"] == "ok"]
+    assert len(ok) >= 10
+    for c in ok:
+        assert c["model"] == "paper.tflite" and c["kind"] == "paper-clip" and c["silent"] is False
+        assert set(c["probs"]) == set(LABELS) and abs(sum(c["probs"].values()) - 1) < 1e-3
+        assert c["style"] == max(c["probs"], key=c["probs"].get)
+    summary = lines[-1]
+    assert summary["model"].endswith(default_model_path().name)
+    assert summary["companions"][0]["answered"] == len(ok)
+    # text lines: "| paper: STYLE NN%"
+    res = CliRunner().invoke(main, ["run", "--poses", poses, "--audio", str(clicks_120), "--model",
+                                    str(default_model_path()), "--model", paper, "--duration", "13"])
+    assert res.exit_code == 0, res.output
+    assert any("| paper: " in x and "%" in x.split("| paper: ")[1] for x in res.output.splitlines())
+    assert "+ paper.tflite (3 styles, paper)" in res.output
+    assert "paper.tflite (paper, 10 s of pose and sound): answered" in res.output
+
+
+@slow
+def test_a_paper_model_without_sound_or_two_edge_models_are_one_line_errors(paper_files, data_root):
+    from click.testing import CliRunner
+
+    from edge.cli import main
+
+    poses = str(_bachata(data_root))
+    paper = str(paper_files.files["onnx"])
+    for extra in ([], ["--no-audio"]):
+        res = CliRunner().invoke(main, ["run", "--poses", poses, "--model", paper, "-q", *extra])
+        assert res.exit_code == 1, res.output
+        out = res.output.strip()
+        assert len(out.splitlines()) == 1 and "needs sound" in out and "--audio FILE" in out, out
+        if extra:
+            assert "--no-audio was given" in out
+    edge_model = str(default_model_path())
+    res = CliRunner().invoke(main, ["run", "--poses", poses, "--model", edge_model, "--model", edge_model, "-q"])
+    assert res.exit_code == 1 and "2 pose-window models" in res.output
+    assert len(res.output.strip().splitlines()) == 1

@@ -32,7 +32,7 @@ UPDATE_KEYS = {
     "unsure": bool, "distance": (float, type(None)), "valid": (float, int), "view": (str, type(None)),
     "window_end": (float, type(None)), "movement_bpm": (float, type(None)), "recommendations": list,
     "latency_ms": dict, "fps": (float, int), "dropped": int,
-    "music": (dict, type(None)), "on_beat": (dict, type(None)),
+    "music": (dict, type(None)), "on_beat": (dict, type(None)), "companions": list,
 }
 REC_KEYS = {"id", "title", "style", "bpm", "mood", "source", "licence", "score", "style_fit", "tempo_fit",
             "sound_fit", "why"}
@@ -47,7 +47,7 @@ def check_updates(lines: list[dict], labels: list[str]) -> list[dict]:
         assert set(u) == set(UPDATE_KEYS), set(u) ^ set(UPDATE_KEYS)
         for k, types in UPDATE_KEYS.items():
             assert isinstance(u[k], types) or (types is float and isinstance(u[k], int)), (k, u[k])
-        assert u["schema"] == 2 and u["state"] in STATES
+        assert u["schema"] == 3 and u["state"] in STATES
         assert u["t"] > last_t, "update times must increase"
         last_t = u["t"]
         assert set(u["latency_ms"]) == set(STAGES) and all(v >= 0 for v in u["latency_ms"].values())

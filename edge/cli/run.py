@@ -45,8 +45,9 @@ def _variant_names() -> list[str]:
 def _run_options(f: Callable) -> Callable:
     """The options ``run`` and ``demo`` share."""
     opts = [
-        click.option("--model", type=click.Path(dir_okay=False), default=None,
-                     help="classifier .tflite/.onnx (default: the shipped edge model)"),
+        click.option("--model", type=click.Path(dir_okay=False), multiple=True,
+                     help="classifier .tflite/.onnx (default: the shipped edge model); again for a paper model "
+                          "(--arch paper) to show beside it, which needs sound"),
         click.option("--catalog", type=click.Path(dir_okay=False), default=None,
                      help="music catalogue JSON (default: shipped songs + dataset songs if present)"),
         click.option("--no-dataset-songs", is_flag=True, help="do not add the Music-to-Dance songs to the default catalogue"),
@@ -114,7 +115,8 @@ def run(camera, video, poses, fps, size, realtime, audio_file, model, catalog, n
     track is heard (the music's tempo, the beat score, songs that sound alike); --mic
     listens to a microphone, --audio FILE gives --poses its music, --no-audio turns it off.
     """
-    _execute(RunOptions(camera=camera, video=video, poses=poses, model=model, catalog=catalog,
+    _execute(RunOptions(camera=camera, video=video, poses=poses, model=model[0] if model else None,
+                        also_models=tuple(model[1:]), catalog=catalog,
                         dataset_songs=not no_dataset_songs, pose=pose, pose_variant=pose_variant, threads=threads,
                         pose_every=pose_every,
                         every=every, top=top, json_lines=json_lines, save=save, show=show, max_frames=max_frames,
@@ -150,7 +152,8 @@ def demo(no_camera, sample, model, catalog, no_dataset_songs, pose, pose_variant
             video = str(samples[0])
     if not quiet:
         click.echo(f"edgerec demo: {'camera 0' if camera else video}", err=True)
-    _execute(RunOptions(camera=camera, video=video, model=model, catalog=catalog,
+    _execute(RunOptions(camera=camera, video=video, model=model[0] if model else None,
+                        also_models=tuple(model[1:]), catalog=catalog,
                         dataset_songs=not no_dataset_songs, pose=pose, pose_variant=pose_variant, threads=threads,
                         pose_every=pose_every,
                         every=every, top=top, json_lines=json_lines, save=save, show=show,

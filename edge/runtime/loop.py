@@ -49,7 +49,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -65,8 +65,9 @@ from edge.runtime.stats import StreamingStats
 from edge.sources.frames import Frame
 
 #: Version of the JSON line schema written by ``edgerec run --json``. 2 added ``music`` and
-#: ``on_beat`` (null without audio) and ``sound_fit`` in each recommendation; nothing was removed.
-UPDATE_SCHEMA_VERSION = 2
+#: ``on_beat`` (null without audio) and ``sound_fit`` in each recommendation; 3 added
+#: ``companions`` (the answers of companion models, an empty list without any); nothing was removed.
+UPDATE_SCHEMA_VERSION = 3
 #: The stages whose latency is measured, in pipeline order.
 STAGES = ("capture", "pose", "features", "classify", "recommend")
 STATES = ("warming_up", "no_dancer", "still", "unsure", "style")
@@ -189,6 +190,8 @@ class Update:
     music: Optional[MusicState] = None
     #: How the dancer moves on the music's beat (None without music or without movement).
     beat: Optional[BeatScore] = None
+    #: Companion models' answers (:mod:`edge.runtime.companions`), in the order given.
+    companions: tuple[Any, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         rnd = (lambda d: None if d is None else {k: round(float(v), 5) for k, v in d.items()})
@@ -204,6 +207,7 @@ class Update:
             "fps": round(self.fps, 2), "dropped": self.dropped,
             "music": self.music.to_json() if self.music is not None else None,
             "on_beat": self.beat.to_json() if self.beat is not None else None,
+            "companions": [c.to_json() for c in self.companions],
         }
 
 
@@ -272,12 +276,16 @@ class _Stats:
 class Runtime:
     """The per-stream state machine. Feed frames with :meth:`process`; read :meth:`summary`.
 
-    ``pose`` may be None when the source carries landmarks (``--poses``).
+    ``pose`` may be None when the source carries landmarks (``--poses``). ``companions``
+    (:class:`edge.runtime.companions.ClipCompanion`) see every frame's landmarks and every
+    chunk of sound, and answer at each update beside the model; they change nothing else.
     """
 
     def __init__(self, model: StyleModel, catalog: Catalog, pose: Optional[PoseEstimator] = None,
-                 config: RuntimeConfig = RuntimeConfig(), music_spec: MusicSpec = MusicSpec()):
+                 config: RuntimeConfig = RuntimeConfig(), music_spec: MusicSpec = MusicSpec(),
+                 companions: Sequence[Any] = ()):
         self.model = model
+        self.companions = tuple(companions)
         # a model with user styles (edge.classify.packs) links them to the catalogue's songs
         links = getattr(model, "style_links", None)
         self.catalog = with_style_links(catalog, links) if links else catalog
@@ -318,6 +326,8 @@ class Runtime:
         if self.music is None or self.music.input_rate != int(sample_rate):
             self.music = MusicAnalyser(int(sample_rate), self.music_spec)
         self.music.push(samples, t)
+        for c in self.companions:
+            c.hear(samples, sample_rate, t)
         self.stats.audio_chunks += 1
         self.stats.audio_seconds += len(samples) / float(sample_rate)
 
@@ -383,6 +393,8 @@ class Runtime:
 
     def _add(self, frame: Frame, result: PoseResult) -> None:
         t = frame.t
+        for c in self.companions:
+            c.add_frame(t, result.landmarks, frame.size)
         if result.landmarks is None:
             if self._last_pose_t is not None and t - self._last_pose_t > self.config.reset_after_seconds:
                 self.reset()
@@ -421,6 +433,8 @@ class Runtime:
         self._present_since = None
         if self.pose is not None:
             self.pose.reset()
+        for c in self.companions:
+            c.reset()
         self.stats.resets += 1
 
     # ------------------------------------------------------------------ per hop
@@ -497,6 +511,7 @@ class Runtime:
             self.smoother.reset()
         if heard and music.has_tempo:
             self.stats.music_bpm.add(music.bpm)
+        companions = tuple(c.decide(t, music) for c in self.companions)
         self.stats.per_update["features"].add(lat["features"])
         if state in ("style", "unsure"):
             self.stats.per_update["classify"].add(lat["classify"])
@@ -511,7 +526,7 @@ class Runtime:
                         valid=float(valid), view=view, movement_bpm=bpm, recommendations=recs,
                         latency_ms=lat, fps=self.fps, dropped=int(dropped),
                         window_end=window_end if motion is not None else None, motion=motion, extent=extent,
-                        music=music, beat=beat)
+                        music=music, beat=beat, companions=companions)
         self.last_update = update
         return update
 
@@ -564,6 +579,7 @@ class Runtime:
             "most_shown_style": top_style,
             "final": last.to_json() if last else None,
             "audio": self._audio_summary(),
+            "companions": [c.summary() for c in self.companions],
             "latency_ms": {
                 "capture": pct(st.per_frame["capture"]), "pose": pct(st.per_frame["pose"]),
                 "features": pct(st.per_update["features"]), "classify": pct(st.per_update["classify"]),

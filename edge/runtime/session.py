@@ -62,6 +62,10 @@ class RunOptions:
     audio: Optional[str] = None
     mic: Optional[str] = None
     no_audio: bool = False
+    #: More model files after ``model`` (``--model A --model B``): at most one window model
+    #: in all (the edge model; the shipped one when none is given), the others companion
+    #: clip models (the paper's), whose answers are shown beside it.
+    also_models: tuple[str, ...] = ()
 
 
 def with_styles(model: Any, opts: RunOptions, log: Callable[[str], None]) -> Any:
@@ -117,6 +121,9 @@ def format_update(u: dict[str, Any]) -> str:
         beat = u.get("on_beat")
         if beat and beat.get("score") is not None:
             head += f", on the beat {beat['score']:.0%}"
+    for c in u.get("companions") or ():
+        name = c["model"].rsplit(".", 1)[0]
+        head += f"  | {name}: " + (f"{c['style']} {c['confidence']:.0%}" if c["state"] == "ok" else "watching...")
     if u["recommendations"]:
         r = u["recommendations"][0]
         head += f"  -> {r['title']}"
@@ -148,12 +155,58 @@ def format_summary(s: dict[str, Any]) -> list[str]:
         if audio.get("on_beat"):
             line += f", on the beat {audio['on_beat']['mean']:.0%} on average over {audio['on_beat']['n']} updates"
         lines.append(line)
+    for c in s.get("companions") or ():
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in sorted(c["style_shares"].items(), key=lambda kv: -kv[1]))
+        lines.append(f"  {c['model']} (paper, {c['window_seconds']:g} s of pose and sound): answered "
+                     f"{c['answered']} updates" + (f": {shares}" if shares else ""))
     final = s.get("final")
     if final and final["recommendations"]:
         lines.append("  last recommendations:")
         for i, r in enumerate(final["recommendations"], 1):
             lines.append(f"    {i}. {r['title']}: {r['why']}")
     return lines
+
+
+def split_models(opts: RunOptions) -> tuple[Optional[str], list[str]]:
+    """The window model (None: the shipped one) and the clip models among ``--model`` files.
+
+    Each file's card says which it is (:func:`edge.classify.clip.is_clip_model`); a file
+    whose card cannot be read counts as a window model, so opening it reports what is wrong.
+    More than one window model is a :class:`RunError` (one edge model decides per stream)."""
+    from edge.classify.clip import is_clip_model
+
+    given = ([opts.model] if opts.model else []) + list(opts.also_models)
+    windows = [p for p in given if not is_clip_model(p)]
+    clips = [p for p in given if is_clip_model(p)]
+    if len(windows) > 1:
+        raise RunError(f"--model was given {len(windows)} pose-window models ({', '.join(windows)}); give one, "
+                       "plus any number of paper models (--arch paper) to show beside it")
+    return (windows[0] if windows else None), clips
+
+
+def open_companions(paths: list[str], opts: RunOptions) -> list[Any]:
+    """Open each clip model as a :class:`edge.runtime.companions.ClipCompanion` (closing
+    those opened when one fails: a :class:`RunError` naming it)."""
+    from edge.classify.clip import ClipModel
+    from edge.classify.model import ModelError
+    from edge.runtime.companions import ClipCompanion
+    from edge.features.beat import MusicSpec
+
+    out: list[Any] = []
+    for p in paths:
+        try:
+            out.append(ClipCompanion(ClipModel(p, threads=opts.threads), MusicSpec()))
+        except ModelError as exc:
+            for c in out:
+                c.close()
+            raise RunError(str(exc)) from None
+    return out
+
+
+def _close_all(model: Any, companions: list[Any]) -> None:
+    model.close()
+    for c in companions:
+        c.close()
 
 
 def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
@@ -183,8 +236,9 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
                                pose_every=opts.pose_every)
     except ValueError as exc:
         raise RunError(str(exc)) from None
+    window_path, clip_paths = split_models(opts)
     try:
-        model = StyleModel(opts.model or default_model_path(), threads=opts.threads)
+        model = StyleModel(window_path or default_model_path(), threads=opts.threads)
     except (ModelError, FileNotFoundError) as exc:
         raise RunError(str(exc)) from None
     try:
@@ -192,25 +246,38 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
     except ValueError as exc:
         model.close()
         raise RunError(str(exc)) from None
+    companions: list[Any] = []
+    try:
+        companions = open_companions(clip_paths, opts)
+    except RunError:
+        model.close()
+        raise
     try:
         catalog = runtime_catalog(Path(opts.catalog) if opts.catalog else None, opts.dataset_songs,
                                   show_progress=not opts.quiet)
     except ValueError as exc:
-        model.close()
+        _close_all(model, companions)
         raise RunError(str(exc)) from None
     try:
         source = open_source(opts.camera, opts.video, opts.poses, opts.realtime, opts.fps, opts.size,
                              with_video=bool(opts.save or opts.show))
     except (SourceError, ValueError) as exc:
-        model.close()
+        _close_all(model, companions)
         raise RunError(str(exc)) from None
 
     try:
         audio, note = open_audio(video=opts.video, audio_file=opts.audio, mic=opts.mic, no_audio=opts.no_audio)
     except (AudioError, ValueError) as exc:
         source.close()
-        model.close()
+        _close_all(model, companions)
         raise RunError(str(exc)) from None
+    if audio is None and companions:
+        source.close()
+        _close_all(model, companions)
+        why = "--no-audio was given" if opts.no_audio else (note or "no audio source")
+        raise RunError(f"{companions[0].name} is the paper's audio-and-pose model and needs sound ({why}); "
+                       "give a --video with a sound track, --audio FILE beside --poses, or --mic, "
+                       "or drop that --model")
     if note and not opts.quiet:
         log(f"edgerec: {note}")
 
@@ -228,13 +295,15 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
                 raise RunError(str(exc)) from None
         elif opts.pose not in ("auto",):
             log(f"note: --pose {opts.pose} is ignored with --poses (the landmarks are recorded)")
-        runtime = Runtime(model, catalog, pose, config)
+        runtime = Runtime(model, catalog, pose, config, companions=companions)
         audio_name = audio.description if audio is not None else None
         if not opts.quiet:
             stage = getattr(pose, "name", "recorded landmarks")
             heard = f" | audio: {audio_name}" if audio_name else ""
+            also = "".join(f" + {c.name} ({len(c.model.labels)} styles, paper)" for c in companions)
             log(f"edgerec: {source.description} | pose: {stage} | model: {model.path.name} "
-                f"({len(model.labels)} styles) | catalogue: {len(catalog)} songs{heard} | update every {opts.every:g} s")
+                f"({len(model.labels)} styles){also} | catalogue: {len(catalog)} songs{heard} "
+                f"| update every {opts.every:g} s")
         if opts.show:
             window = _open_window()
         last_json: Optional[dict[str, Any]] = None
@@ -303,7 +372,7 @@ def run_pipeline(opts: RunOptions, emit: Callable[[str], None] = click.echo,
             audio.close()
         if pose is not None:
             pose.close()
-        model.close()
+        _close_all(model, companions)
         if window:
             window(None)
     if save_error is not None:

@@ -539,3 +539,75 @@ def test_fuzz_pose_wheel(work, data):
     wheel = work / "mediapipe-0.10.14-py3-none-any.whl"
     wheel.write_bytes(data.draw(st.one_of(mutations(_wheel_seed()), RANDOM_BYTES)))
     check("pose wheel", wheel.name, lambda: fetch_pose_models(work / "models", wheel))
+
+
+@functools.lru_cache(maxsize=None)
+def _audio_seeds() -> tuple[bytes, ...]:
+    """A short WAV and FLAC of a tone with clicks, and (PyAV present) an MP4 with its AAC track."""
+    sf = pytest.importorskip("soundfile")
+    sr = 8000
+    t = np.arange(int(0.4 * sr)) / sr
+    y = (0.3 * np.sin(2 * np.pi * 440 * t) + (np.mod(t, 0.1) < 0.005)).astype(np.float32)
+    out = []
+    for fmt in ("WAV", "FLAC"):
+        buf = io.BytesIO()
+        sf.write(buf, y, sr, format=fmt)
+        out.append(buf.getvalue())
+    try:
+        import av
+    except ImportError:
+        return tuple(out)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as box:
+        stream = box.add_stream("aac", rate=sr)
+        frame = av.AudioFrame.from_ndarray(y[None, :], format="flt", layout="mono")
+        frame.sample_rate = sr
+        for packet in stream.encode(frame):
+            box.mux(packet)
+        for packet in stream.encode(None):
+            box.mux(packet)
+    out.append(buf.getvalue())
+    return tuple(out)
+
+
+def _read_all_audio(make: Callable[[], Any]) -> list[Any]:
+    """Every chunk of an audio source; its AudioError (one line, naming the file) as a ValueError."""
+    from edge.sources.audio import AudioError
+
+    try:
+        source = make()
+        try:
+            return source.read_until(1e9)
+        finally:
+            source.close()
+    except AudioError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _valid_chunks(chunks: list[Any]) -> None:
+    for c in chunks:
+        assert c.samples.ndim == 1 and c.samples.dtype == np.float32 and np.isfinite(c.samples).all()
+        assert c.sample_rate > 0 and np.isfinite(c.t)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_audio_file(work, data):
+    from edge.sources.audio import FileAudioSource
+
+    raw = data.draw(st.one_of(mutations(*_audio_seeds()), RANDOM_BYTES))
+    path = work / "music.wav"
+    path.write_bytes(raw)
+    check("audio file (--audio)", path, lambda: _read_all_audio(lambda: FileAudioSource(path)), _valid_chunks)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_video_sound_track(work, data):
+    pytest.importorskip("av", reason="a video's sound track is read by PyAV (the audio extra)")
+    from edge.sources.audio import VideoAudioSource
+
+    raw = data.draw(st.one_of(mutations(*_audio_seeds()), RANDOM_BYTES))
+    path = work / "dance.mp4"
+    path.write_bytes(raw)
+    check("video sound track", path, lambda: _read_all_audio(lambda: VideoAudioSource(path)), _valid_chunks)

@@ -198,7 +198,8 @@ class VideoAudioSource(AudioSource):
                              note=f"{self.target} not found")
         try:
             self._container = av.open(self.target, "r", timeout=timeout if is_url else None)
-        except (av.error.FFmpegError, OSError) as exc:
+        # UnicodeDecodeError: PyAV decodes a damaged container's metadata as UTF-8
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
             reason = _first_line(exc)
             raise AudioError(f"cannot read the sound track of {self.target}: {reason}; check that it is a "
                              "video file or stream FFmpeg can read",
@@ -266,7 +267,7 @@ class VideoAudioSource(AudioSource):
             c = chunk(None)  # what the resampler still holds
             if c is not None:
                 yield c
-        except av.error.FFmpegError as exc:
+        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
             raise AudioError(f"cannot read the sound track of {self.target}: {_first_line(exc)}; check the "
                              "file or the connection") from None
 

@@ -225,3 +225,26 @@ def reliability_cmd(out_dir: Path, data_dir: Optional[Path], fuzz_examples: int,
 
     path = write_report(out_dir, data_dir or data_root(), _command(), fuzz_examples, soak_frames, _progress(quiet))
     click.echo(f"wrote {path}")
+
+
+@bench.command("audio")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports/audio"),
+              show_default=True, help="folder for report.md / report.json and the plots")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="shared data folder (default: $EDGEREC_DATA or ../shared/data)")
+@click.option("--quick", is_flag=True, help="a few songs (first 32 s) and one video: a smoke test, not a measurement")
+@click.option("--quiet", "-q", is_flag=True)
+def audio_cmd(out_dir: Path, data_dir: Optional[Path], quick: bool, quiet: bool) -> None:
+    """Hear real songs: tempo and beats against librosa, the on-beat score in sync and out,
+    the recommender's sound modes, the DanceSport tempo fit, into OUT/report.md."""
+    from benchmarks.audio import write_report
+    from edge.core.paths import data_root
+
+    root = data_dir or data_root()
+    if not root.is_dir():
+        raise click.ClickException(f"{root}: no data folder; set EDGEREC_DATA or pass --data")
+    try:
+        paths = write_report(out_dir, root, _command(), quick=quick, quiet=quiet)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    _written(paths)

@@ -32,8 +32,9 @@ things change. The tempo fit compares each song with the *music's* tempo, which 
 from many onsets and is steadier than the dancer's steps. And a third term joins: the
 **sound fit**, the paper's "more like this", the similarity of the song's mean log-mel
 spectrum with that of the last 10 s of the music playing (:func:`edge.recommend.sound.
-sound_similarity`, centred on the catalogue's average spectrum; the paper's raw cosine
-cannot tell songs apart, see that module). Weights then are :data:`W_STYLE_HEARD` 0.5,
+sound_similarity`, centred on the catalogue's average spectrum, which spreads out the
+paper's raw cosines, all near 1; neither picks songs of the query's style much above chance,
+see that module, which is why sound is a quarter of the score). Weights then are :data:`W_STYLE_HEARD` 0.5,
 :data:`W_TEMPO_HEARD` 0.25 and :data:`W_SOUND` 0.25 (unsure: tempo and sound, equally); a
 song without a log-mel, or music too quiet to analyse, drops the term and the others are
 renormalised. ``reports/audio/report.md`` measures how often each term alone puts songs of

@@ -15,8 +15,10 @@ measures loudness. :func:`sound_similarity` offers both:
   correlation of spectral shapes, level-free).
 
 The similarity is mapped to ``[0, 1]`` as ``(1 + cos) / 2``, so it blends with the style and
-tempo fits of :mod:`edge.recommend.rank`. ``reports/audio/report.md`` measures how often
-each variant's top 5 share the query song's style on Music-to-Dance.
+tempo fits of :mod:`edge.recommend.rank`. Centring spreads the scores out; it does not make
+them pick songs of the query's style more often: on Music-to-Dance the top 5 share the
+query's style for 0.617 of songs with either mode, chance being 0.519 and tempo alone 0.778
+(``reports/audio/report.md``, section d).
 """
 
 from __future__ import annotations

@@ -138,22 +138,11 @@ def movement_tempo(
     from edge.features.audio import TempoEstimate, estimate_periodicity_bpm
 
     if hasattr(track_or_speed, "xy") and hasattr(track_or_speed, "times"):
-        t = np.asarray(track_or_speed.times, np.float64)
-        xy = np.asarray(track_or_speed.xy, np.float64)
-        ok = np.asarray(track_or_speed.ok, bool)
-        if len(t) < 3:
+        from edge.features.beat import movement_envelope
+
+        _, env = movement_envelope(track_or_speed.times, track_or_speed.xy, track_or_speed.ok, rate)
+        if len(env) < 3:
             return TempoEstimate(bpm=float("nan"), confidence=0.0)
-        dt = np.diff(t)
-        dt[dt <= 0] = np.nan
-        v = np.linalg.norm(np.diff(xy, axis=0), axis=-1) / dt[:, None]
-        seen = ok[1:] & ok[:-1] & np.isfinite(v)
-        speed = np.where(seen, v, 0.0).sum(axis=1)
-        mid = 0.5 * (t[1:] + t[:-1])
-        good = np.isfinite(mid) & np.isfinite(dt)
-        if good.sum() < 3:
-            return TempoEstimate(bpm=float("nan"), confidence=0.0)
-        grid = np.arange(mid[good][0], mid[good][-1], 1.0 / rate)
-        env = np.interp(grid, mid[good], speed[good])
     else:
         env = np.asarray(track_or_speed, np.float64).ravel()
         env = np.where(np.isfinite(env), env, 0.0)

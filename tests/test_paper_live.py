@@ -529,3 +529,36 @@ def test_a_paper_model_without_sound_or_two_edge_models_are_one_line_errors(pape
     res = CliRunner().invoke(main, ["run", "--poses", poses, "--model", edge_model, "--model", edge_model, "-q"])
     assert res.exit_code == 1 and "2 pose-window models" in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+@slow
+def test_silent_sound_is_given_to_the_paper_model_as_the_silence_it_was_trained_with(paper_files, data_root):
+    """A muted track (Ana's salsa video has one) is heard, but as silence: the companion
+    feeds the model the log-mel of silence, as training fed every clip without a song."""
+    from edge.classify.clip import ClipModel
+    from edge.runtime.companions import ClipCompanion
+    from edge.sources.frames import PoseFileSource
+
+    src = PoseFileSource(_bachata(data_root))
+    clip = ClipModel(paper_files.files["tflite"])
+    try:
+        companion = ClipCompanion(clip, MusicSpec())
+        answers = []
+        heard = 0
+        for frame in src:
+            while heard / 16000 <= frame.t:  # contiguous digital silence up to this frame
+                companion.hear(np.zeros(800, np.float32), 16000, heard / 16000)
+                heard += 800
+            companion.add_frame(frame.t, frame.pose.landmarks, frame.size)
+            if frame.index % 30 == 29:
+                answers.append((companion.decide(frame.t, None), companion.window.pose_values(frame.t)))
+        done = [(a, pose) for a, pose in answers if a.state == "ok"]
+        assert len(done) >= 5
+        for a, pose in done:
+            assert a.silent is True
+            expected = clip(pose, clip.audio_spec.silence())
+            assert np.abs(np.array([a.probs[k] for k in clip.labels]) - expected).max() < 1e-6
+        assert companion.summary()["answered"] == len(done)
+    finally:
+        clip.close()
+        src.close()

@@ -35,7 +35,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from edge.classify.model import ModelError
+from edge.classify.model import ModelError, open_backend
 from edge.features.beat import MusicSpec
 from edge.features.motion import paper_pose_features, paper_vector
 
@@ -164,16 +164,8 @@ class ClipModel:
     """
 
     def __init__(self, path: str | Path, threads: int = 1):
-        from edge.classify.backends import load_backend
-
-        path = Path(path)
-        if not path.is_file():
-            raise ModelError(f"{path}: model file not found; pass a converted paper model "
-                             "(FILE.tflite|FILE.onnx from `edgerec convert` of an `--arch paper` model)")
-        try:
-            self.backend = load_backend(path, threads=threads)
-        except ValueError as exc:
-            raise ModelError(str(exc)) from None
+        path, self.backend = open_backend(path, threads, "pass a converted paper model (FILE.tflite|FILE.onnx "
+                                                         "from `edgerec convert` of an `--arch paper` model)")
         self.path = path
         self.card: dict[str, Any] = self.backend.card
         try:

@@ -9,7 +9,7 @@ stream is a :class:`ModelError` whose message names the fix.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -21,20 +21,27 @@ class ModelError(ValueError):
     """The model file cannot drive the runtime; the message names the fix."""
 
 
+def open_backend(path: str | Path, threads: int, fix_missing: str) -> tuple[Path, Any]:
+    """(path, backend): a model file opened by the backend its suffix names. A missing file
+    is a :class:`ModelError` ending in ``fix_missing``; a damaged one, the backend's one-line
+    error as a ModelError. Shared by every kind of model the runtime opens."""
+    from edge.classify.backends import load_backend
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found; {fix_missing}")
+    try:
+        return path, load_backend(path, threads=threads)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+
+
 class StyleModel:
     """A converted classifier (``.tflite`` / ``.onnx``) with its card's spec and calibration."""
 
     def __init__(self, path: str | Path, threads: int = 1):
-        from edge.classify.backends import load_backend
-
-        path = Path(path)
-        if not path.is_file():
-            raise ModelError(f"{path}: model file not found; pass --model FILE.tflite|FILE.onnx "
-                             "or leave it out to use the shipped default")
-        try:
-            self.backend = load_backend(path, threads=threads)
-        except ValueError as exc:
-            raise ModelError(str(exc)) from None
+        path, self.backend = open_backend(path, threads, "pass --model FILE.tflite|FILE.onnx "
+                                                         "or leave it out to use the shipped default")
         card = self.backend.card
         self.path = path
         self.card = card

@@ -28,7 +28,7 @@ import numpy as np
 from edge.classify.clip import ClipModel, PaperWindow, live_log_mel_spec
 from edge.features.beat import MusicAnalyser, MusicSpec
 
-__all__ = ["CompanionResult", "ClipCompanion"]
+__all__ = ["CompanionResult", "ClipCompanion", "companion_text"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,16 @@ class CompanionResult:
                 "confidence": None if self.confidence is None else round(self.confidence, 4),
                 "probs": None if self.probs is None else {k: round(v, 5) for k, v in self.probs.items()},
                 "silent": self.silent}
+
+
+def companion_text(entry: dict[str, Any]) -> str:
+    """A companion's answer as the text line and the overlay show it: ``paper: cha-cha 83%``
+    (the model file's name without its suffix), or ``paper: watching...`` before it answers.
+    ``entry`` is one item of an update's ``companions`` (:meth:`CompanionResult.to_json`)."""
+    name = entry["model"].rsplit(".", 1)[0]
+    if entry["state"] == "ok":
+        return f"{name}: {entry['style']} {entry['confidence']:.0%}"
+    return f"{name}: watching..."
 
 
 class ClipCompanion:

@@ -85,10 +85,10 @@ def draw(image: np.ndarray, pose: Optional[PoseResult], update: Optional[dict[st
         beat = (update or {}).get("on_beat") or {}
         on = f", on the beat {beat['score']:.0%}" if beat.get("score") is not None else ""
         lines.append((f"music {music['bpm']:.0f} BPM{on}", _WHITE))
-    for c in (update or {}).get("companions") or ():
-        name = c["model"].rsplit(".", 1)[0]
-        text = f"{name}: {c['style']} {c['confidence']:.0%}" if c["state"] == "ok" else f"{name}: watching..."
-        lines.append((text, _WHITE))
+    if (update or {}).get("companions"):
+        from edge.runtime.companions import companion_text
+
+        lines.extend((companion_text(c), _WHITE) for c in update["companions"])
     for i, r in enumerate((update or {}).get("recommendations", [])[:3]):
         bpm = f" {r['bpm']:.0f} BPM" if r.get("bpm") else ""
         lines.append((f"{i + 1}. {r['title']}{bpm}", _WHITE))

@@ -121,9 +121,10 @@ def format_update(u: dict[str, Any]) -> str:
         beat = u.get("on_beat")
         if beat and beat.get("score") is not None:
             head += f", on the beat {beat['score']:.0%}"
-    for c in u.get("companions") or ():
-        name = c["model"].rsplit(".", 1)[0]
-        head += f"  | {name}: " + (f"{c['style']} {c['confidence']:.0%}" if c["state"] == "ok" else "watching...")
+    if u.get("companions"):
+        from edge.runtime.companions import companion_text
+
+        head += "".join(f"  | {companion_text(c)}" for c in u["companions"])
     if u["recommendations"]:
         r = u["recommendations"][0]
         head += f"  -> {r['title']}"
